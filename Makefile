@@ -1,0 +1,53 @@
+# The portal's commands. `make run` and `make test` are all a newcomer needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app portal
+HOST ?= 127.0.0.1
+PORT ?= 5000
+# Debian packages the project needs on the machine (none beyond Python's venv yet).
+DEBIAN_PACKAGES := python3-venv
+
+.PHONY: install run test test-sqlite test-postgres migrate demo translations clean
+
+install: $(VENV)/.installed translations
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || $(MAKE) debian-packages
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+.PHONY: debian-packages
+debian-packages:
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(DEBIAN_PACKAGES)
+
+# Compile every catalog in translations/ (the .mo files are built here, never committed).
+translations: $(VENV)/.installed
+	@if ls translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
+	  $(BIN)/pybabel compile --use-fuzzy -q -d translations; fi
+
+migrate: install
+	$(FLASK) db upgrade
+
+demo: migrate
+	$(FLASK) demo load
+
+run: demo
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# The whole suite on SQLite, then again on PostgreSQL when PORTAL_TEST_DATABASE_URL is set.
+test: install
+	env -u PORTAL_TEST_DATABASE_URL $(BIN)/pytest $(PYTEST_ARGS)
+	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
+	  echo "== again on $$PORTAL_TEST_DATABASE_URL"; \
+	  $(BIN)/pytest $(PYTEST_ARGS); fi
+
+# Refresh translations/messages.pot from the Python code and templates.
+messages: install
+	$(BIN)/pybabel extract -F translations/babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+
+clean:
+	rm -rf $(VENV) build *.egg-info

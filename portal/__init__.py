@@ -1,0 +1,47 @@
+"""The patient billing portal: ``create_app`` builds the Flask application."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create the app: configuration, extensions, blueprints and CLI commands. Nothing else."""
+    app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"),
+                static_folder=os.path.join(ROOT, "static"))
+
+    from . import config, errors, http_headers, i18n, site
+    from .extensions import csrf, db, limiter, login_manager, migrate
+
+    config.load_config(app, test_config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(app.root_path, "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app)
+    http_headers.init_app(app)
+    errors.init_app(app)
+    site.init_app(app)
+
+    # Every model module is imported so that Alembic and the mappers see all tables.
+    from .audit import models as _audit_models  # noqa: F401
+    from .auth import models as _auth_models  # noqa: F401
+    from .auth.views import bp as auth_bp
+    from .billing import models as _billing_models  # noqa: F401
+    from .billing.views import bp as billing_bp
+    from .demo.cli import demo_cli
+    from .health import bp as health_bp
+    from .payments import models as _payment_models  # noqa: F401
+    from .questions import models as _question_models  # noqa: F401
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(billing_bp)
+    app.cli.add_command(demo_cli)
+    return app

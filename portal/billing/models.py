@@ -1,0 +1,189 @@
+"""Billing tables: organisation, guarantor accounts, patients, statements, visits and line items.
+
+All amounts are integer minor units in the statement's currency. Each line's insurance breakdown
+lives on the line itself so that the database can check that its parts add up to its charge.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..money import Money
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Organisation(db.Model):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    currency: Mapped[str] = mapped_column(String(3))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    default_locale: Mapped[str] = mapped_column(String(16), default="en")
+
+    accounts: Mapped[list[Account]] = relationship(back_populates="organisation")
+
+    __table_args__ = (CheckConstraint("length(currency) = 3", name="currency_iso"),)
+
+
+class Account(db.Model):
+    """A guarantor account: the person responsible for paying."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    number: Mapped[str] = mapped_column(String(20))
+    guarantor_name: Mapped[str] = mapped_column(String(200))
+    mailing_address: Mapped[str] = mapped_column(Text)
+    preferred_locale: Mapped[str] = mapped_column(String(16), default="en")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="accounts")
+    patients: Mapped[list[Patient]] = relationship(back_populates="account", order_by="Patient.id")
+    statements: Mapped[list[Statement]] = relationship(back_populates="account")
+
+    __table_args__ = (UniqueConstraint("organisation_id", "number"),)
+
+
+class Patient(db.Model):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Indexed as the leading column of the (account_id, mrn) unique constraint.
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    mrn: Mapped[str] = mapped_column(String(40))
+    given_name: Mapped[str] = mapped_column(String(100))
+    family_name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[date] = mapped_column(Date)
+
+    account: Mapped[Account] = relationship(back_populates="patients")
+
+    __table_args__ = (UniqueConstraint("account_id", "mrn"),)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+class Statement(db.Model):
+    __tablename__ = "statements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # Public: printed on the paper bill and typed in for quick pay; digits only.
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    statement_date: Mapped[date] = mapped_column(Date)
+    due_date: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    account: Mapped[Account] = relationship(back_populates="statements")
+    visits: Mapped[list[Visit]] = relationship(
+        back_populates="statement", order_by="(Visit.visit_date, Visit.id)", cascade="all, delete-orphan")
+
+    __table_args__ = (
+        CheckConstraint("due_date >= statement_date", name="due_after_statement"),
+        CheckConstraint("length(currency) = 3", name="currency_iso"),
+    )
+
+
+class Visit(db.Model):
+    """An encounter billed on a statement: one patient, one facility and department."""
+
+    __tablename__ = "visits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Indexed with visit_date by ix_visits_statement_date below.
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    visit_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    facility: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str] = mapped_column(String(200))
+    # The insurer billed for this visit; None means self-pay.
+    payer: Mapped[str | None] = mapped_column(String(200))
+
+    statement: Mapped[Statement] = relationship(back_populates="visits")
+    patient: Mapped[Patient] = relationship()
+    lines: Mapped[list[LineItem]] = relationship(
+        back_populates="visit", order_by="(LineItem.position, LineItem.id)", cascade="all, delete-orphan")
+
+    __table_args__ = (CheckConstraint("end_date IS NULL OR end_date >= visit_date", name="end_after_start"),)
+
+    @property
+    def self_pay(self) -> bool:
+        return self.payer is None
+
+
+# The patient owes what is left of the charge after insurance and adjustments.
+# For an insured line that remainder is exactly deductible + copay + coinsurance + not covered.
+_RECONCILES = (
+    "(allowed IS NULL AND insurance_paid = 0 AND deductible = 0 AND copay = 0 AND coinsurance = 0"
+    " AND not_covered = 0 AND adjustment <= charge)"
+    " OR (allowed IS NOT NULL AND insurance_paid + adjustment + deductible + copay + coinsurance"
+    " + not_covered = charge)"
+)
+
+
+class LineItem(db.Model):
+    __tablename__ = "line_items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    service_date: Mapped[date] = mapped_column(Date)
+    # Short identifiers ("cpt", "hcpcs", "revenue", "snomed", "cvx"); the template names them.
+    code_system: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(20))
+    # The hospital's chargemaster description, as printed on the paper bill.
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(default=1)
+    charge: Mapped[int]
+    # Adjudication. allowed is NULL for a self-pay line, which then has no insurance amounts.
+    allowed: Mapped[int | None]
+    insurance_paid: Mapped[int] = mapped_column(default=0)
+    # Contractual adjustment for insured lines; a self-pay discount for self-pay lines.
+    adjustment: Mapped[int] = mapped_column(default=0)
+    deductible: Mapped[int] = mapped_column(default=0)
+    copay: Mapped[int] = mapped_column(default=0)
+    coinsurance: Mapped[int] = mapped_column(default=0)
+    not_covered: Mapped[int] = mapped_column(default=0)
+
+    visit: Mapped[Visit] = relationship(back_populates="lines")
+
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "charge >= 0 AND (allowed IS NULL OR allowed >= 0) AND insurance_paid >= 0 AND adjustment >= 0"
+            " AND deductible >= 0 AND copay >= 0 AND coinsurance >= 0 AND not_covered >= 0",
+            name="amounts_not_negative"),
+        CheckConstraint(_RECONCILES, name="parts_add_up_to_charge"),
+    )
+
+    @property
+    def insured(self) -> bool:
+        return self.allowed is not None
+
+    @property
+    def patient_owes_minor(self) -> int:
+        return self.charge - self.insurance_paid - self.adjustment
+
+    def money(self, field: str) -> Money:
+        """Return one amount of this line (``"charge"``, ``"copay"``…) as Money in the statement currency."""
+        value = self.patient_owes_minor if field == "patient_owes" else getattr(self, field)
+        return Money(value or 0, self.visit.statement.currency)
+
+
+Index("ix_visits_statement_date", Visit.statement_id, Visit.visit_date)

@@ -1,0 +1,168 @@
+"""Billing use cases: balances, statement status, totals, and which statements a viewer may see."""
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
+
+from ..extensions import db
+from ..money import Money
+from ..payments.models import SETTLED_STATUSES, Payment
+from .models import Account, LineItem, Organisation, Patient, Statement, Visit
+
+# The columns of the insurance breakdown, in the order a bill reads.
+AMOUNT_FIELDS = ("charge", "allowed", "insurance_paid", "adjustment", "deductible", "copay", "coinsurance",
+                 "not_covered", "patient_owes")
+
+STATUS_DUE, STATUS_OVERDUE, STATUS_PAID = "due", "overdue", "paid"
+
+
+def _patient_owes_subquery():
+    """What the patient owes on a statement's lines: the charge less insurance and adjustments."""
+    return (
+        select(func.coalesce(func.sum(LineItem.charge - LineItem.insurance_paid - LineItem.adjustment), 0))
+        .join(Visit, LineItem.visit_id == Visit.id)
+        .where(Visit.statement_id == Statement.id)
+        .correlate(Statement)
+        .scalar_subquery()
+    )
+
+
+def _paid_subquery():
+    """Money received against a statement, net of refunds."""
+    return (
+        select(func.coalesce(func.sum(Payment.amount - Payment.amount_refunded), 0))
+        .where(Payment.statement_id == Statement.id, Payment.status.in_(SETTLED_STATUSES))
+        .correlate(Statement)
+        .scalar_subquery()
+    )
+
+
+def balances_query() -> Select:
+    """Select (Statement, patient_owes, paid) rows: every balance in one SQL query."""
+    return select(Statement, _patient_owes_subquery().label("owes"), _paid_subquery().label("paid"))
+
+
+@dataclass(frozen=True)
+class StatementSummary:
+    statement: Statement
+    patient_owes: Money
+    paid: Money
+    today: date
+
+    @property
+    def amount_due(self) -> Money:
+        return self.patient_owes - self.paid
+
+    @property
+    def status(self) -> str:
+        if not self.amount_due.is_positive:
+            return STATUS_PAID
+        return STATUS_OVERDUE if self.today > self.statement.due_date else STATUS_DUE
+
+    @property
+    def patient_names(self) -> list[str]:
+        seen: dict[int, str] = {}
+        for visit in self.statement.visits:
+            seen.setdefault(visit.patient_id, visit.patient.full_name)
+        return list(seen.values())
+
+
+def organisation_today(organisation: Organisation, now: datetime | None = None) -> date:
+    """Today's date where the hospital is: a bill is overdue by the hospital's calendar."""
+    now = now or datetime.now(timezone.utc)
+    return now.astimezone(ZoneInfo(organisation.time_zone)).date()
+
+
+def _summaries(query: Select, now: datetime | None) -> list[StatementSummary]:
+    query = query.options(
+        selectinload(Statement.account).selectinload(Account.organisation),
+        selectinload(Statement.visits).selectinload(Visit.patient),
+    )
+    today_by_org: dict[int, date] = {}
+    result = []
+    for statement, owes, paid in db.session.execute(query).all():
+        org = statement.account.organisation
+        if org.id not in today_by_org:
+            today_by_org[org.id] = organisation_today(org, now)
+        result.append(StatementSummary(statement, Money(int(owes), statement.currency),
+                                       Money(int(paid), statement.currency), today_by_org[org.id]))
+    return result
+
+
+def summaries_for_accounts(account_ids: Collection[int], now: datetime | None = None) -> list[StatementSummary]:
+    """Summaries of every statement of these accounts, newest first."""
+    if not account_ids:
+        return []
+    query = (balances_query().where(Statement.account_id.in_(account_ids))
+             .order_by(Statement.statement_date.desc(), Statement.id.desc()))
+    return _summaries(query, now)
+
+
+def summary_for(statement: Statement, now: datetime | None = None) -> StatementSummary:
+    return _summaries(balances_query().where(Statement.id == statement.id), now)[0]
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Totals of each amount column over some lines, as Money."""
+
+    currency: str
+    totals: dict[str, int]
+    insured: bool
+
+    def __getitem__(self, field: str) -> Money:
+        return Money(self.totals[field], self.currency)
+
+
+def breakdown(lines: Iterable[LineItem], currency: str) -> Breakdown:
+    """Add up every amount column of ``lines``; ``allowed`` counts insured lines only."""
+    totals = dict.fromkeys(AMOUNT_FIELDS, 0)
+    insured = False
+    for line in lines:
+        insured = insured or line.insured
+        for field in AMOUNT_FIELDS:
+            value = line.patient_owes_minor if field == "patient_owes" else getattr(line, field)
+            totals[field] += value or 0
+    return Breakdown(currency, totals, insured)
+
+
+def normalise_statement_number(text: str) -> str:
+    """Drop the spaces and dashes people type when copying a number from paper."""
+    return "".join(text.split()).replace("-", "")
+
+
+def visible_statement(number: str, *, account_ids: Collection[int], all_statements: bool,
+                      guest_statement_ids: Collection[int]) -> Statement | None:
+    """Find statement ``number`` if the viewer may see it, else None (shown as 404, never 403).
+
+    ``all_statements`` is for billing staff; ``account_ids`` are a patient login's accounts;
+    ``guest_statement_ids`` are statements opened through quick pay in this browser session.
+    """
+    statement = db.session.scalar(select(Statement).where(Statement.number == normalise_statement_number(number)))
+    if statement is None:
+        return None
+    if all_statements or statement.account_id in account_ids or statement.id in guest_statement_ids:
+        return statement
+    return None
+
+
+def search_statements(query: str, limit: int = 25) -> list[StatementSummary]:
+    """Staff search by statement number, account number, or a patient's or guarantor's name."""
+    text = query.strip()
+    if not text:
+        return []
+    number = normalise_statement_number(text)
+    pattern = f"%{text.casefold()}%"
+    patient_match = (select(Visit.statement_id).join(Patient, Visit.patient_id == Patient.id)
+                     .where(func.lower(Patient.family_name + " " + Patient.given_name).like(pattern)
+                            | func.lower(Patient.given_name + " " + Patient.family_name).like(pattern)))
+    sql = (balances_query().join(Account, Statement.account_id == Account.id)
+           .where((Statement.number == number) | (Account.number == number)
+                  | func.lower(Account.guarantor_name).like(pattern) | Statement.id.in_(patient_match))
+           .order_by(Statement.statement_date.desc(), Statement.id.desc()).limit(limit))
+    return _summaries(sql, None)

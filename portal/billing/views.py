@@ -1,0 +1,100 @@
+"""Patients' statements: the list and one itemised statement; billing staff's statement search."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from ..audit.web import audit
+from ..auth import quickpay
+from ..extensions import db
+from ..i18n import _l
+from ..payments.models import SETTLED_STATUSES, Payment
+from ..site import current_organisation
+from . import services
+
+bp = Blueprint("billing", __name__)
+
+CODE_SYSTEMS = {
+    "cpt": _l("CPT code"),
+    "hcpcs": _l("HCPCS code"),
+    "revenue": _l("Revenue code"),
+    "snomed": _l("SNOMED CT code"),
+    "cvx": _l("Vaccine code (CVX)"),
+}
+
+STATUS_LABELS = {
+    services.STATUS_DUE: _l("Due"),
+    services.STATUS_OVERDUE: _l("Overdue"),
+    services.STATUS_PAID: _l("Paid"),
+}
+
+
+@bp.record_once
+def _register_labels(state) -> None:  # noqa: ANN001 (Flask's BlueprintSetupState)
+    # Globals, not a context processor, so that imported macros see them too.
+    state.app.jinja_env.globals.update(code_systems=CODE_SYSTEMS, status_labels=STATUS_LABELS)
+
+
+@bp.route("/")
+def home():
+    if current_user.is_authenticated:
+        return redirect(url_for("billing.staff_search" if current_user.is_staff else "billing.statements"))
+    return render_template("billing/home.html", organisation=current_organisation())
+
+
+@bp.route("/statements")
+@login_required
+def statements():
+    if current_user.is_staff:
+        return redirect(url_for("billing.staff_search"))
+    account_ids = [account.id for account in current_user.accounts]
+    summaries = services.summaries_for_accounts(account_ids)
+    return render_template("billing/statements.html", summaries=summaries, accounts=current_user.accounts)
+
+
+@bp.route("/statements/<number>")
+def statement(number: str):
+    now = time.time()
+    guest_grants = quickpay.granted_statements(session, now)
+    signed_in = current_user.is_authenticated
+    found = services.visible_statement(
+        number[:40],
+        account_ids={a.id for a in current_user.accounts} if signed_in and not current_user.is_staff else set(),
+        all_statements=signed_in and current_user.is_staff,
+        guest_statement_ids=guest_grants.keys(),
+    )
+    if found is None:
+        abort(404)
+    as_guest = not signed_in or (not current_user.is_staff and found.account_id not in
+                                 {a.id for a in current_user.accounts})
+    audit("statement.viewed", "statement", found.id, guest=as_guest)
+    db.session.commit()
+    summary = services.summary_for(found)
+    visits = [(visit, services.breakdown(visit.lines, found.currency)) for visit in found.visits]
+    totals = services.breakdown((line for visit in found.visits for line in visit.lines), found.currency)
+    payments = db.session.scalars(select(Payment).where(Payment.statement_id == found.id,
+                                                        Payment.status.in_(SETTLED_STATUSES))
+                                  .order_by(Payment.created_at)).all()
+    guest_until = None
+    if as_guest and found.id in guest_grants:
+        guest_until = datetime.fromtimestamp(guest_grants[found.id], timezone.utc)
+    return render_template("billing/statement.html", summary=summary, statement=found, visits=visits,
+                           totals=totals, payments=payments, guest_until=guest_until,
+                           organisation=found.account.organisation)
+
+
+@bp.route("/staff/statements")
+@login_required
+def staff_search():
+    if not current_user.is_staff:
+        abort(404)
+    query = request.args.get("q", "")[:100]
+    results = services.search_statements(query) if query.strip() else []
+    if query.strip():
+        audit("statements.searched")
+        db.session.commit()
+    return render_template("billing/staff_search.html", query=query, results=results)

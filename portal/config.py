@@ -1,0 +1,83 @@
+"""Configuration: safe defaults, ``PORTAL_*`` environment overrides, production checks."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+# The development key is public (it is in this file); production refuses to start with it.
+DEVELOPMENT_SECRET_KEY = "development-only-not-secret"
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",
+    "SECRET_KEY": DEVELOPMENT_SECRET_KEY,
+    # None means "a SQLite file in the instance folder"; resolved in load_config.
+    "SQLALCHEMY_DATABASE_URI": None,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # Mail: with no server configured, messages are written to the log.
+    "MAIL_SERVER": None,
+    "MAIL_PORT": 25,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_DEFAULT_SENDER": "billing@localhost",
+    # Rate limits: in-process memory by default; set a redis:// URI when running several workers.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "AUTH_RATE_LIMIT": "5 per minute",
+    "QUICK_PAY_MINUTES": 30,
+    "PASSWORD_RESET_MAX_AGE": 3600,
+    "PASSWORD_MIN_LENGTH": 10,
+    # An argon2-cffi profile name; RFC 9106's low-memory profile is argon2id with 64 MiB.
+    "PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",
+    "DEFAULT_LOCALE": "en",
+    "SUPPORTED_LOCALES": ["en"],
+    # How many reverse proxies (load balancers) sit in front of the app and set X-Forwarded-*.
+    "TRUSTED_PROXIES": 0,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_SECURE": False,
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    "WTF_CSRF_TIME_LIMIT": 3600,
+}
+
+
+class UnsafeConfiguration(RuntimeError):
+    """Raised at start-up when production mode meets an unsafe setting."""
+
+
+def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
+    """Fill ``app.config`` from defaults, then ``PORTAL_*`` variables, then ``test_config``."""
+    app.config.from_mapping(DEFAULTS)
+    if test_config is None:
+        app.config.from_prefixed_env("PORTAL")
+    else:
+        app.config.from_mapping(test_config)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "portal.sqlite3")
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    if is_production(app):
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+        app.config["PREFERRED_URL_SCHEME"] = "https"
+        check_production(app.config)
+
+
+def is_production(app: Flask) -> bool:
+    return str(app.config.get("ENV", "")).lower() == "production"
+
+
+def check_production(config: dict[str, Any]) -> None:
+    """Refuse settings that are fine for a demo and dangerous with real patients."""
+    problems = []
+    key = config.get("SECRET_KEY") or ""
+    if key == DEVELOPMENT_SECRET_KEY or len(str(key)) < 32:
+        problems.append("PORTAL_SECRET_KEY must be set to a random value of at least 32 characters")
+    if problems:
+        raise UnsafeConfiguration("; ".join(problems))

@@ -1,0 +1,53 @@
+"""Friendly error pages with the right status codes; a 500 never shows a traceback."""
+from __future__ import annotations
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .extensions import db
+from .i18n import _l
+
+MESSAGES = {
+    400: (_l("Something in that request was not right"),
+          _l("Please go back, check what you entered and try again.")),
+    401: (_l("Please sign in"), _l("You need to sign in to see this page.")),
+    403: (_l("You can't open this page"), _l("Your login doesn't give access to this page.")),
+    404: (_l("We can't find that page"),
+          _l("The address may be mistyped, or the page is not available to your login.")),
+    405: (_l("That didn't work"), _l("Please go back and use the buttons on the page.")),
+    413: (_l("That was too much to send"), _l("Please send less text and try again.")),
+    429: (_l("Too many tries"),
+          _l("For your security we've paused this for a minute. Please wait a minute, then try again.")),
+    500: (_l("Sorry, something went wrong on our side"),
+          _l("Your details are safe and nothing was charged. Please try again in a few minutes.")),
+}
+
+
+def _render(code: int, heading=None, message=None):  # noqa: ANN001 (lazy strings)
+    default_heading, default_message = MESSAGES.get(code, MESSAGES[400 if code < 500 else 500])
+    return render_template("errors/error.html", code=code, heading=heading or default_heading,
+                           message=message or default_message), code
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return _render(400, _l("This form has expired"),
+                       _l("For your security, forms stop working after a while. Please go back, reload the page "
+                          "and try again."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if error.code is None or error.code < 400:
+            return error
+        body, code = _render(error.code)
+        # Keep the headers that tell a client what to do next (when to retry, which methods work).
+        extra = {name: value for name, value in error.get_headers() if name in ("Retry-After", "Allow")}
+        return body, code, extra
+
+    @app.errorhandler(Exception)
+    def server_error(error: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error")
+        return _render(500)

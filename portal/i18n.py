@@ -1,0 +1,133 @@
+"""Locale selection, gettext helpers and the Jinja filters for money and dates.
+
+Import ``_``, ``_l`` and ``ngettext`` from here so that every user-facing string goes through one place.
+"""
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, datetime
+from typing import Any
+
+from babel.dates import get_date_format
+from flask import Flask, current_app, request
+from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_login import current_user
+
+from .extensions import babel
+from .money import Money
+
+__all__ = ["_", "_l", "ngettext", "init_app", "select_locale", "current_locale", "parse_date_input",
+           "date_input_example", "LOCALE_COOKIE"]
+
+LOCALE_COOKIE = "portal_locale"
+
+
+def select_locale() -> str:
+    """Pick the locale: the user's saved preference, a remembered choice, the browser, the default."""
+    supported = current_app.config["SUPPORTED_LOCALES"]
+    user_locale = getattr(current_user, "locale", None) if current_user else None
+    if user_locale in supported:
+        return user_locale
+    cookie = request.cookies.get(LOCALE_COOKIE)
+    if cookie in supported:
+        return cookie
+    return request.accept_languages.best_match(supported) or current_app.config["DEFAULT_LOCALE"]
+
+
+def _select_timezone() -> str:
+    # Times are shown in the hospital's time zone: "paid at 12:00" means the hospital's noon.
+    from .site import organisation_time_zone
+
+    return organisation_time_zone()
+
+
+def current_locale() -> str:
+    return str(get_locale() or current_app.config["DEFAULT_LOCALE"])
+
+
+def _field_order(locale: str) -> tuple[list[str], str]:
+    """Return the order of year/month/day in the locale's short date and its separator."""
+    pattern = get_date_format("short", locale=locale).pattern
+    order: list[str] = []
+    for char in pattern:
+        key = {"y": "y", "M": "m", "L": "m", "d": "d"}.get(char)
+        if key and key not in order:
+            order.append(key)
+    separator = next((c for c in pattern if not c.isalpha() and c not in "'\u200f\u200e "), "/")
+    if sorted(order) != ["d", "m", "y"]:
+        order = ["y", "m", "d"]
+    return order, separator
+
+
+def date_input_example(locale: str, example: date = date(1985, 3, 27)) -> str:
+    """Show how to type a date in ``locale``, always with a four-digit year, e.g. ``03/27/1985``."""
+    order, separator = _field_order(locale)
+    parts = {"y": f"{example.year:04d}", "m": f"{example.month:02d}", "d": f"{example.day:02d}"}
+    return separator.join(parts[key] for key in order)
+
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_PARTS = re.compile(r"^(\d{1,4})\D{1,2}(\d{1,4})\D{1,2}(\d{1,4})$")
+
+
+def parse_date_input(text: str, locale: str) -> date:
+    """Read a date typed by a person: ISO ``YYYY-MM-DD`` or the locale's own order with a 4-digit year.
+
+    Raises ValueError when the text is not a real date in one of those forms; two-digit years are
+    refused because a date of birth in ``'30`` could be either century.
+    """
+    text = text.strip()
+    match = _ISO_DATE.match(text)
+    if match:
+        year, month, day = (int(p) for p in match.groups())
+        return date(year, month, day)
+    match = _PARTS.match(text)
+    if not match:
+        raise ValueError("not a date")
+    order, _separator = _field_order(locale)
+    values = dict(zip(order, match.groups()))
+    if len(values["y"]) != 4:
+        raise ValueError("year must have four digits")
+    return date(int(values["y"]), int(values["m"]), int(values["d"]))
+
+
+def money_filter(value: Any) -> str:
+    if not isinstance(value, Money):
+        # A bare number here would be a float or an unlabelled integer: both are bugs.
+        raise TypeError(f"the money filter takes Money, not {type(value).__name__}")
+    return value.format(current_locale())
+
+
+def date_filter(value: date | None, format: str = "long") -> str:
+    if value is None:
+        return ""
+    return format_date(value, format=format)
+
+
+def datetime_filter(value: datetime | None, format: str = "medium") -> str:
+    if value is None:
+        return ""
+    return format_datetime(value, format=format)
+
+
+def init_app(app: Flask) -> None:
+    root = os.path.dirname(app.root_path)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", os.path.join(root, "translations"))
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config["DEFAULT_LOCALE"])
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=_select_timezone)
+    app.jinja_env.filters["money"] = money_filter
+    app.jinja_env.filters["date"] = date_filter
+    app.jinja_env.filters["datetime"] = datetime_filter
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+
+    @app.context_processor
+    def locale_context() -> dict[str, Any]:
+        locale = current_locale()
+        return {
+            "current_locale": locale,
+            "text_direction": get_locale().character_order == "right-to-left" and "rtl" or "ltr",
+        }

@@ -1,0 +1,91 @@
+"""The Money value: integer minor units plus an ISO 4217 currency code.
+
+Nothing else in the portal does money arithmetic or formatting.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Iterable
+
+from babel.numbers import format_currency, get_currency_precision
+
+
+class CurrencyMismatch(ValueError):
+    """Raised when amounts in two currencies meet in one calculation."""
+
+
+@dataclass(frozen=True, slots=True, order=False)
+class Money:
+    minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        # bool is an int subclass; True dollars is a bug, not an amount.
+        if not isinstance(self.minor, int) or isinstance(self.minor, bool):
+            raise TypeError(f"Money needs integer minor units, got {type(self.minor).__name__}")
+        if not (isinstance(self.currency, str) and len(self.currency) == 3
+                and self.currency.isascii() and self.currency.isalpha() and self.currency.isupper()):
+            raise ValueError(f"Money needs an ISO 4217 currency code, got {self.currency!r}")
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    @classmethod
+    def total(cls, amounts: Iterable[Money], currency: str) -> Money:
+        """Add up ``amounts``; an empty iterable is zero in ``currency``."""
+        result = cls.zero(currency)
+        for amount in amounts:
+            result = result + amount
+        return result
+
+    def _same(self, other: object) -> Money:
+        if not isinstance(other, Money):
+            raise TypeError(f"cannot combine Money with {type(other).__name__}")
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"{self.currency} and {other.currency} cannot be combined")
+        return other
+
+    def __add__(self, other: Money) -> Money:
+        return Money(self.minor + self._same(other).minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        return Money(self.minor - self._same(other).minor, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.minor, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        return self.minor < self._same(other).minor
+
+    def __le__(self, other: Money) -> bool:
+        return self.minor <= self._same(other).minor
+
+    def __gt__(self, other: Money) -> bool:
+        return self.minor > self._same(other).minor
+
+    def __ge__(self, other: Money) -> bool:
+        return self.minor >= self._same(other).minor
+
+    def __bool__(self) -> bool:
+        return self.minor != 0
+
+    @property
+    def is_positive(self) -> bool:
+        return self.minor > 0
+
+    @property
+    def is_negative(self) -> bool:
+        return self.minor < 0
+
+    def to_decimal(self) -> Decimal:
+        """The amount in major units, exactly (for display only, never for arithmetic)."""
+        return Decimal(self.minor).scaleb(-get_currency_precision(self.currency))
+
+    def format(self, locale: str) -> str:
+        """Format for ``locale`` with Babel, e.g. ``$1,234.50`` or ``1.234,50 €``."""
+        return format_currency(self.to_decimal(), self.currency, locale=locale)
+
+    def __str__(self) -> str:
+        return f"{self.to_decimal()} {self.currency}"

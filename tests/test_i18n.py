@@ -1,0 +1,37 @@
+from datetime import date
+
+import pytest
+
+from portal.i18n import date_input_example, parse_date_input
+
+
+@pytest.mark.parametrize("text, locale, expected", [
+    ("03/27/1985", "en", date(1985, 3, 27)),
+    ("3/7/1985", "en", date(1985, 3, 7)),
+    ("3-27-1985", "en", date(1985, 3, 27)),
+    ("1985-03-27", "en", date(1985, 3, 27)),
+    ("27/03/1985", "es", date(1985, 3, 27)),
+    ("27.03.1985", "bg", date(1985, 3, 27)),
+    ("1985/3/27", "zh_Hans", date(1985, 3, 27)),
+    (" 1985-3-27 ", "ar", date(1985, 3, 27)),
+])
+def test_dates_are_read_in_the_locale_order(text, locale, expected):
+    assert parse_date_input(text, locale) == expected
+
+
+@pytest.mark.parametrize("text", ["27/03/1985", "03/27/85", "1985", "March 27 1985", "02/30/1985", "", "1985-13-01",
+                                  "99/99/9999", "0x1f/2/1985"])
+def test_impossible_or_ambiguous_dates_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_date_input(text, "en")
+
+
+@pytest.mark.parametrize("locale, example", [("en", "03/27/1985"), ("es", "27/03/1985"), ("bg", "27.03.1985"),
+                                             ("zh_Hans", "1985/03/27")])
+def test_example_shows_the_locale_order_with_a_four_digit_year(locale, example):
+    assert date_input_example(locale) == example
+
+
+def test_pages_are_english_with_direction(client):
+    page = client.get("/login", headers={"Accept-Language": "fr-FR,fr;q=0.9"}).get_data(as_text=True)
+    assert '<html lang="en" dir="ltr">' in page
