@@ -2,6 +2,7 @@
 the Flask test client with CSRF switched on, and factories that read like the billing vocabulary."""
 from __future__ import annotations
 
+import contextvars
 import itertools
 import os
 import re
@@ -10,6 +11,8 @@ from datetime import date, timedelta
 import flask_migrate
 import pytest
 from sqlalchemy import text
+
+from flask.testing import FlaskClient
 
 from portal import create_app
 from portal.auth.models import User, UserAccount
@@ -32,6 +35,17 @@ def app_config(database_url: str, **overrides) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         **overrides,
     }
+
+
+class IsolatedClient(FlaskClient):
+    """Run each request in a fresh context, as a real server does.
+
+    Without this, a request would reuse the test's own app context and so its ``g`` and database
+    session, hiding bugs that only show when requests are independent.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +82,7 @@ def make_app(migrated):
 
     def build(**overrides):
         app = create_app(app_config(migrated, **overrides))
+        app.test_client_class = IsolatedClient
         apps.append(app)
         return app
 
@@ -217,3 +232,71 @@ class Factory:
 @pytest.fixture
 def make(app) -> Factory:
     return Factory()
+
+
+class _SMTPHandler:
+    """Just enough SMTP for smtplib to hand over one message per connection."""
+
+    def __init__(self, messages: list) -> None:
+        self.messages = messages
+
+    def __call__(self, conn) -> None:  # noqa: ANN001
+        reader = conn.makefile("rb")
+
+        def say(line: str) -> None:
+            conn.sendall((line + "\r\n").encode())
+
+        say("220 test SMTP")
+        sender, recipients = None, []
+        while True:
+            line = reader.readline().decode().rstrip("\r\n")
+            verb = line[:4].upper()
+            if verb in ("EHLO", "HELO"):
+                say("250 test")
+            elif verb == "MAIL":
+                sender = line.split(":", 1)[1].strip().strip("<>").split(">")[0]
+                say("250 OK")
+            elif verb == "RCPT":
+                recipients.append(line.split(":", 1)[1].strip().strip("<>").split(">")[0])
+                say("250 OK")
+            elif verb == "DATA":
+                say("354 go on")
+                body = []
+                while (data := reader.readline().decode()) not in (".\r\n", ""):
+                    body.append(data)
+                self.messages.append((sender, recipients, "".join(body)))
+                say("250 queued")
+            elif verb == "QUIT" or not line:
+                say("221 bye")
+                break
+            else:
+                say("250 OK")
+        conn.close()
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP listener on localhost that keeps what it receives."""
+    import socket
+    import threading
+    from types import SimpleNamespace
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(10)
+    state = SimpleNamespace(port=listener.getsockname()[1], messages=[])
+    handler = _SMTPHandler(state.messages)
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        handler(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield state
+    listener.close()
+    thread.join(timeout=5)

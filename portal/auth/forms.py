@@ -74,8 +74,13 @@ class _PasswordLength(Length):
         super().__call__(form, field)
 
 
+def _strip(value: str | None) -> str | None:
+    # Addresses copied from an email or a note often carry a space at either end.
+    return value.strip() if isinstance(value, str) else value
+
+
 def _email() -> EmailField:
-    return EmailField(_l("Email"), validators=[
+    return EmailField(_l("Email"), filters=[_strip], validators=[
         DataRequired(_l("Enter your email address.")),
         Length(max=254, message=_l("That email address is too long.")),
         Email(message=_l("Enter an email address like name@example.com."), check_deliverability=False),
