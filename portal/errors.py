@@ -1,7 +1,7 @@
 """Friendly error pages with the right status codes; a 500 never shows a traceback."""
 from __future__ import annotations
 
-from flask import Flask, render_template
+from flask import Flask, abort, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -30,7 +30,19 @@ def _render(code: int, heading=None, message=None):  # noqa: ANN001 (lazy string
                            message=message or default_message), code
 
 
+def _refuse_nul_bytes() -> None:
+    # PostgreSQL cannot store or compare text with NUL characters and would fail with a 500;
+    # no person types one, so the request is simply bad.
+    for values in (request.args, request.form):
+        if any("\x00" in value for value in values.values()):
+            abort(400)
+    if "\x00" in request.path:
+        abort(400)
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_refuse_nul_bytes)
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         return _render(400, _l("This form has expired"),

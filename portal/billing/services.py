@@ -143,7 +143,10 @@ def visible_statement(number: str, *, account_ids: Collection[int], all_statemen
     ``all_statements`` is for billing staff; ``account_ids`` are a patient login's accounts;
     ``guest_statement_ids`` are statements opened through quick pay in this browser session.
     """
-    statement = db.session.scalar(select(Statement).where(Statement.number == normalise_statement_number(number)))
+    number = normalise_statement_number(number)
+    if not (number.isascii() and number.isdigit()):
+        return None
+    statement = db.session.scalar(select(Statement).where(Statement.number == number))
     if statement is None:
         return None
     if all_statements or statement.account_id in account_ids or statement.id in guest_statement_ids:

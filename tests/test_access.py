@@ -1,0 +1,77 @@
+"""Walk every route as a second patient, a quick-pay guest of another bill and an anonymous visitor:
+nothing of the first patient's may show, and their statement is 404, never 403."""
+from datetime import date
+
+import pytest
+
+SECRET_NAMES = ("Zebulon", "Quixotic")
+
+
+@pytest.fixture
+def victim(make):
+    account = make.account("Zebulon Quixotic", number="77777")
+    make.patient(account, "Zebulon", "Quixotic", date(1961, 7, 4))
+    statement = make.statement(account, lines=3, number="700700700")
+    make.payment(statement, 1234)
+    make.user("victim@example.org", accounts=[account])
+    return statement
+
+
+def _urls(app, statement_number: str):
+    values = {"number": statement_number, "token": "eyJ1IjoxfQ.fake.token", "filename": "css/portal.css"}
+    with app.test_request_context():
+        from flask import url_for
+
+        for rule in app.url_map.iter_rules():
+            if rule.endpoint == "static":
+                continue
+            args = {name: values[name] for name in rule.arguments}
+            yield rule, url_for(rule.endpoint, **args)
+
+
+def _check(client, app, victim):
+    checked = 0
+    for rule, url in _urls(app, victim.number):
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            response = client.open(url, method=method, data={"q": victim.number})
+            body = response.get_data(as_text=True)
+            assert response.status_code < 500, (method, url)
+            for secret in SECRET_NAMES + (victim.number, "77777", "$12.34"):
+                assert secret not in body, (method, url, secret)
+            if rule.endpoint == "billing.statement":
+                assert response.status_code == 404
+            checked += 1
+    assert checked >= 12
+    for query in (victim.number, "Zebulon", "77777"):
+        assert client.get("/staff/statements", query_string={"q": query}).status_code in (302, 404)
+
+
+def test_anonymous_visitor_sees_nothing(app, client, victim):
+    _check(client, app, victim)
+
+
+def test_another_patient_sees_nothing(app, client, make, login_as, victim):
+    other = make.statement(make.account("Other Household"), lines=1)
+    login_as(make.user("other@example.org", accounts=[other.account]))
+    assert client.get(f"/statements/{other.number}").status_code == 200
+    _check(client, app, victim)
+
+
+def test_quick_pay_guest_of_another_bill_sees_nothing(app, client, make, submit, victim):
+    account = make.account("Guest Person")
+    make.patient(account, "Guest", "Person", date(1999, 9, 9))
+    other = make.statement(account, lines=1)
+    assert submit("/quick-pay", {"statement_number": other.number,
+                                 "date_of_birth": "09/09/1999"}).status_code == 302
+    assert client.get(f"/statements/{other.number}").status_code == 200
+    _check(client, app, victim)
+
+
+def test_the_owner_does_see_it(client, make, login_as, victim):
+    from portal.auth.models import User
+    from portal.extensions import db
+
+    owner = db.session.scalar(db.select(User).where(User.email == "victim@example.org"))
+    login_as(owner)
+    page = client.get(f"/statements/{victim.number}").get_data(as_text=True)
+    assert "Zebulon Quixotic" in page and "$12.34" in page
