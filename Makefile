@@ -8,7 +8,7 @@ PORT ?= 5000
 # Debian packages the project needs on the machine (none beyond Python's venv yet).
 DEBIAN_PACKAGES := python3-venv
 
-.PHONY: install run test test-sqlite test-postgres migrate demo translations clean
+.PHONY: install run test migrate demo translations messages clean
 
 install: $(VENV)/.installed translations
 
@@ -47,7 +47,8 @@ test: install
 
 # Refresh translations/messages.pot from the Python code and templates.
 messages: install
-	$(BIN)/pybabel extract -F translations/babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel extract -F translations/babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	  -o translations/messages.pot portal templates
 
 clean:
 	rm -rf $(VENV) build *.egg-info

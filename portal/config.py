@@ -42,7 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "REMEMBER_COOKIE_HTTPONLY": True,
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "REMEMBER_COOKIE_SECURE": False,
-    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    # Signed-in sessions end after this many idle seconds (the cookie is renewed on every request).
+    "PERMANENT_SESSION_LIFETIME": 30 * 60,
+    "SESSION_REFRESH_EACH_REQUEST": True,
     "WTF_CSRF_TIME_LIMIT": 3600,
 }
 

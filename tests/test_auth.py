@@ -40,6 +40,18 @@ def test_session_cookie_is_http_only_and_same_site(client, make, submit):
     cookie = next(v for k, v in response.headers.items() if k == "Set-Cookie" and v.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # the local demo runs over plain HTTP
+    assert "Expires=" in cookie  # an idle timeout, renewed by each request
+
+
+def test_idle_sessions_end(make_app, make):
+    app = make_app(PERMANENT_SESSION_LIFETIME=-1)  # already past the idle limit on the next request
+    client = app.test_client()
+    with app.app_context():
+        make.user()
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    client.post("/login", data={"email": "pat@example.org", "password": "correct horse battery", "csrf_token": token})
+    assert client.get("/statements").status_code == 302
 
 
 def test_production_cookies_are_secure(make_app, make):

@@ -55,6 +55,8 @@ def _start_session(user: User, *, remember_claim: bool = True) -> None:
     session.clear()
     if claim:
         session[CLAIM_KEY] = claim
+    # Permanent, so that the cookie carries an expiry that each request pushes back: an idle timeout.
+    session.permanent = True
     login_user(user)
 
 
