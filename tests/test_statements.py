@@ -50,6 +50,21 @@ def test_statement_page_summary_visits_and_lines(client, make, login_as):
         "Deductible": 1000, "Copay": 500, "Coinsurance": 500, "Not covered": 1000, "You owe": 3000}
 
 
+def test_lines_show_only_the_parts_of_the_patients_share_that_apply(client, make, login_as):
+    statement = make.statement(lines=1)
+    line = statement.visits[0].lines[0]
+    # allowed 60.00 = insurance 55.00 + coinsurance 5.00; charge 100.00 = 60.00 allowed + 40.00 adjustment
+    line.deductible, line.copay, line.not_covered, line.insurance_paid, line.adjustment = 0, 0, 0, 5500, 4000
+    db.session.commit()
+    login_as(make.user(accounts=[statement.account]))
+    page = soup(client.get(f"/statements/{statement.number}"))
+    assert amounts(page.select_one("li.line .amounts")) == {
+        "Charge": 10000, "Insurance allowed": 6000, "Insurance paid": 5500, "Adjustment": 4000,
+        "Coinsurance": 500, "You owe": 500}
+    totals = amounts(page.select_one("#totals-heading").find_next("dl"))
+    assert totals["Deductible"] == 0 and totals["Not covered"] == 0  # the totals keep every column
+
+
 def test_self_pay_lines_show_no_insurance_columns(client, make, login_as):
     statement = make.statement(lines=2, insured=False)
     login_as(make.user(accounts=[statement.account]))
