@@ -29,7 +29,7 @@ def _add_headers(response: Response) -> Response:
     if request.is_secure:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     # Bills are private: no shared or browser cache may keep a page once the patient signs out.
-    if response.mimetype == "text/html" or request.endpoint != "static":
+    if request.endpoint != "static":
         headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -89,7 +89,7 @@ def parse_date_input(text: str, locale: str) -> date:
     if not match:
         raise ValueError("not a date")
     order, _separator = _field_order(locale)
-    values = dict(zip(order, match.groups()))
+    values = dict(zip(order, match.groups(), strict=True))
     if len(values["y"]) != 4:
         raise ValueError("year must have four digits")
     return date(int(values["y"]), int(values["m"]), int(values["d"]))

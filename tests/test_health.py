@@ -7,6 +7,12 @@ def test_healthz_answers_when_the_database_does(client):
 def test_healthz_is_503_when_the_database_is_down(make_app):
     # A port nothing listens on: the connection is refused at once.
     app = make_app(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2")
-    response = app.test_client().get("/healthz")
+    client = app.test_client()
+    response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json["status"] == "unavailable"
+    # Pages still render: the form page with a generic name, a page that needs data as a friendly 500.
+    assert client.get("/quick-pay").status_code == 200
+    response = client.get("/statements/400100017")
+    assert response.status_code == 500
+    assert "Sorry, something went wrong on our side" in response.get_data(as_text=True)

@@ -20,7 +20,8 @@ def _line(make, **amounts) -> LineItem:
     return line
 
 
-def _refused(statement_or_change):
+def _refused():
+    """Committing what the test changed must fail on a database constraint."""
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
@@ -35,7 +36,7 @@ def _refused(statement_or_change):
 ])
 def test_insured_line_must_reconcile(make, amounts):
     _line(make, **amounts)
-    _refused(None)
+    _refused()
 
 
 @pytest.mark.parametrize("amounts", [
@@ -45,7 +46,7 @@ def test_insured_line_must_reconcile(make, amounts):
 ])
 def test_self_pay_line_has_no_insurance_amounts(make, amounts):
     _line(make, **amounts)
-    _refused(None)
+    _refused()
 
 
 def test_a_valid_self_pay_line_is_accepted(make):
@@ -57,13 +58,13 @@ def test_statement_numbers_are_unique(make):
     first = make.statement(lines=1)
     db.session.add(Statement(account=first.account, number=first.number, statement_date=date(2026, 1, 1),
                              due_date=date(2026, 2, 1), currency="USD"))
-    _refused(None)
+    _refused()
 
 
 def test_due_date_cannot_precede_statement_date(make):
     statement = make.statement(lines=1)
     statement.due_date = date(2000, 1, 1)
-    _refused(None)
+    _refused()
 
 
 @pytest.mark.parametrize("fields", [
@@ -76,14 +77,14 @@ def test_payment_constraints(make, fields):
     statement = make.statement(lines=1)
     values = {"amount": 500, "currency": "USD", "status": "succeeded"} | fields
     db.session.add(Payment(statement=statement, **values))
-    _refused(None)
+    _refused()
 
 
 def test_payment_intent_ids_are_unique(make):
     statement = make.statement(lines=1)
     make.payment(statement, 100, stripe_payment_intent_id="pi_123")
     db.session.add(Payment(statement=statement, amount=100, currency="USD", stripe_payment_intent_id="pi_123"))
-    _refused(None)
+    _refused()
 
 
 def test_audit_events_are_append_only(app):

@@ -21,7 +21,7 @@ def test_opens_that_statement_only(client, make, submit):
 
 
 def test_number_typed_with_spaces_and_dashes(client, make, submit):
-    statement = make.statement(number="400100017")
+    make.statement(number="400100017")
     response = submit("/quick-pay", {"statement_number": " 400-100 017", "date_of_birth": "1980-05-17"})
     assert response.headers["Location"] == "/statements/400100017"
 

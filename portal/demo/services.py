@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ..auth.models import User, UserAccount
 from ..auth.passwords import hash_password
 from ..billing.models import Account, LineItem, Organisation, Patient, Statement, Visit
-from ..billing.services import organisation_today
+from ..billing.services import organisation_today, summary_for
 from ..extensions import db
 from ..payments.models import Payment
 from ..questions.models import StaffProfile
@@ -69,7 +69,7 @@ def _add_statement(spec: data.StatementSpec, account: Account, patients: dict[st
 
 
 def _pay_in_full(statement: Statement, organisation: Organisation) -> None:
-    owed = sum(line.patient_owes_minor for visit in statement.visits for line in visit.lines)
+    owed = summary_for(statement).amount_due.minor
     if owed <= 0:
         return
     # Paid at the front desk a few days after the bill was sent, at noon hospital time.
