@@ -11,7 +11,7 @@ from typing import Any
 SESSION_KEY = "quick_pay"
 
 
-def grant(session: MutableMapping[str, Any], statement_id: int, now: float, minutes: int) -> float:
+def grant(session: MutableMapping[str, Any], statement_id: int, now: float, minutes: int) -> float:  # not money: Unix time
     """Allow this browser session to open ``statement_id`` until ``now + minutes``; return the expiry."""
     grants = {k: v for k, v in session.get(SESSION_KEY, {}).items() if v > now}
     expires = now + minutes * 60
@@ -20,6 +20,6 @@ def grant(session: MutableMapping[str, Any], statement_id: int, now: float, minu
     return expires
 
 
-def granted_statements(session: MutableMapping[str, Any], now: float) -> dict[int, float]:
+def granted_statements(session: MutableMapping[str, Any], now: float) -> dict[int, float]:  # not money: Unix time
     """Map each statement this session may open by quick pay to when that access ends."""
     return {int(k): v for k, v in session.get(SESSION_KEY, {}).items() if v > now}

@@ -78,11 +78,13 @@ def organisation_today(organisation: Organisation, now: datetime | None = None) 
     return now.astimezone(ZoneInfo(organisation.time_zone)).date()
 
 
-def _summaries(query: Select, now: datetime | None) -> list[StatementSummary]:
+def _summaries(query: Select, now: datetime | None, with_lines: bool = False) -> list[StatementSummary]:
     query = query.options(
         selectinload(Statement.account).selectinload(Account.organisation),
         selectinload(Statement.visits).selectinload(Visit.patient),
     )
+    if with_lines:
+        query = query.options(selectinload(Statement.visits).selectinload(Visit.lines))
     today_by_org: dict[int, date] = {}
     result = []
     for statement, owes, paid in db.session.execute(query).all():
@@ -103,8 +105,9 @@ def summaries_for_accounts(account_ids: Collection[int], now: datetime | None = 
     return _summaries(query, now)
 
 
-def summary_for(statement: Statement, now: datetime | None = None) -> StatementSummary:
-    return _summaries(balances_query().where(Statement.id == statement.id), now)[0]
+def summary_for(statement: Statement, now: datetime | None = None, *, with_lines: bool = False) -> StatementSummary:
+    """The statement's balance and status; ``with_lines`` also loads every line, for the statement page."""
+    return _summaries(balances_query().where(Statement.id == statement.id), now, with_lines)[0]
 
 
 @dataclass(frozen=True)

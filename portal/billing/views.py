@@ -72,8 +72,9 @@ def statement(number: str):
     as_guest = not signed_in or (not current_user.is_staff and found.account_id not in
                                  {a.id for a in current_user.accounts})
     audit("statement.viewed", "statement", found.id, guest=as_guest)
+    # Committed before the page's data is loaded, so that the commit does not expire it.
     db.session.commit()
-    summary = services.summary_for(found)
+    summary = services.summary_for(found, with_lines=True)
     visits = [(visit, services.breakdown(visit.lines, found.currency)) for visit in found.visits]
     totals = services.breakdown((line for visit in found.visits for line in visit.lines), found.currency)
     payments = db.session.scalars(select(Payment).where(Payment.statement_id == found.id,
@@ -93,8 +94,9 @@ def staff_search():
     if not current_user.is_staff:
         abort(404)
     query = request.args.get("q", "")[:100]
-    results = services.search_statements(query) if query.strip() else []
     if query.strip():
+        # Committed before the search: a commit would expire every row the page is about to show.
         audit("statements.searched")
         db.session.commit()
+    results = services.search_statements(query) if query.strip() else []
     return render_template("billing/staff_search.html", query=query, results=results)
