@@ -11,7 +11,7 @@ def test_opens_that_statement_only(client, make, submit):
     response = submit("/quick-pay", {"statement_number": statement.number, "date_of_birth": "05/17/1980"})
     assert response.status_code == 302 and response.headers["Location"] == f"/statements/{statement.number}"
     page = client.get(f"/statements/{statement.number}").get_data(as_text=True)
-    assert "You are viewing this bill without a login" in page
+    assert "For your privacy, this ends in 30 minutes." in page
     assert client.get(f"/statements/{other.number}").status_code == 404
     assert client.get("/statements").status_code == 302  # the list needs a login
     actions = [e.action for e in db.session.scalars(db.select(AuditEvent))]
@@ -39,8 +39,10 @@ def test_access_ends_after_thirty_minutes(client, make, submit, monkeypatch):
     submit("/quick-pay", {"statement_number": statement.number, "date_of_birth": "05/17/1980"})
     assert client.get(f"/statements/{statement.number}").status_code == 200
     real_time = time.time
-    monkeypatch.setattr(time, "time", lambda: real_time() + 29 * 60)
-    assert client.get(f"/statements/{statement.number}").status_code == 200
+    monkeypatch.setattr(time, "time", lambda: real_time() + 29 * 60 + 30)
+    response = client.get(f"/statements/{statement.number}")
+    assert response.status_code == 200
+    assert "For your privacy, this ends in 1 minute." in response.get_data(as_text=True)
     monkeypatch.setattr(time, "time", lambda: real_time() + 31 * 60)
     assert client.get(f"/statements/{statement.number}").status_code == 404
 

@@ -1,8 +1,8 @@
 """Patients' statements: the list and one itemised statement; billing staff's statement search."""
 from __future__ import annotations
 
+import math
 import time
-from datetime import datetime, timezone
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
@@ -80,11 +80,11 @@ def statement(number: str):
     payments = db.session.scalars(select(Payment).where(Payment.statement_id == found.id,
                                                         Payment.status.in_(SETTLED_STATUSES))
                                   .order_by(Payment.created_at)).all()
-    guest_until = None
+    guest_minutes_left = None
     if as_guest and found.id in guest_grants:
-        guest_until = datetime.fromtimestamp(guest_grants[found.id], timezone.utc)
+        guest_minutes_left = max(1, math.ceil((guest_grants[found.id] - now) / 60))
     return render_template("billing/statement.html", summary=summary, statement=found, visits=visits,
-                           totals=totals, payments=payments, guest_until=guest_until,
+                           totals=totals, payments=payments, guest_minutes_left=guest_minutes_left,
                            organisation=found.account.organisation)
 
 
