@@ -11,7 +11,7 @@ from typing import Any
 
 from babel.dates import get_date_format
 from flask import Flask, current_app, request
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -39,7 +39,7 @@ def select_locale() -> str:
 
 
 def _select_timezone() -> str:
-    # Times are shown in the hospital's time zone: "paid at 12:00" means the hospital's noon.
+    # Moments (a payment) are shown on the hospital's calendar, the one its statements and due dates use.
     from .site import organisation_time_zone
 
     return organisation_time_zone()
@@ -102,16 +102,11 @@ def money_filter(value: Any) -> str:
     return value.format(current_locale())
 
 
-def date_filter(value: date | None, format: str = "long") -> str:
+def date_filter(value: date | datetime | None, format: str = "long") -> str:
+    # A datetime is shown as its date in the hospital's time zone (Flask-Babel converts it).
     if value is None:
         return ""
     return format_date(value, format=format)
-
-
-def datetime_filter(value: datetime | None, format: str = "medium") -> str:
-    if value is None:
-        return ""
-    return format_datetime(value, format=format)
 
 
 def init_app(app: Flask) -> None:
@@ -121,7 +116,6 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=_select_timezone)
     app.jinja_env.filters["money"] = money_filter
     app.jinja_env.filters["date"] = date_filter
-    app.jinja_env.filters["datetime"] = datetime_filter
     app.jinja_env.policies["ext.i18n.trimmed"] = True
 
     @app.context_processor
@@ -129,5 +123,5 @@ def init_app(app: Flask) -> None:
         locale = current_locale()
         return {
             "current_locale": locale,
-            "text_direction": get_locale().character_order == "right-to-left" and "rtl" or "ltr",
+            "text_direction": "rtl" if get_locale().character_order == "right-to-left" else "ltr",
         }

@@ -1,5 +1,5 @@
 """The statement list and one statement: every visit, line and amount, and totals that agree."""
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from portal.audit.models import AuditEvent
 from portal.extensions import db
@@ -90,6 +90,15 @@ def test_totals_reconcile_with_payments(client, make, login_as):
     payments = page.select(".payments li")
     assert len(payments) == 2 and "paid to the billing office" in payments[0].get_text()
     assert "$5.00 refunded" in payments[1].get_text()
+
+
+def test_payment_dates_are_the_hospitals_calendar_day(client, make, login_as):
+    statement = make.statement(lines=1)
+    # 03:00 UTC on 2 March is still 1 March in Chicago, where the hospital is.
+    make.payment(statement, 1000, succeeded_at=datetime(2026, 3, 2, 3, 0, tzinfo=timezone.utc))
+    login_as(make.user(accounts=[statement.account]))
+    payment = soup(client.get(f"/statements/{statement.number}")).select_one(".payments li").get_text(" ", strip=True)
+    assert payment.startswith("$10.00 on March 1, 2026")
 
 
 def test_overdue_and_paid_headlines(client, make, login_as):

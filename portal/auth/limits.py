@@ -12,6 +12,7 @@ from flask import Response, current_app, g, request
 
 from ..billing.services import normalise_statement_number
 from ..extensions import limiter
+from .services import normalise_email
 
 
 def note_failure() -> None:
@@ -30,7 +31,7 @@ def _limit() -> str:
 def _target_key() -> str:
     # The thing being guessed at: an email address or a statement number.
     if "email" in request.form:
-        return "email:" + request.form.get("email", "").strip().lower()[:254]
+        return "email:" + normalise_email(request.form.get("email", ""))[:254]
     number = normalise_statement_number(request.form.get("statement_number", ""))[:40]
     return "statement:" + number
 

@@ -180,10 +180,14 @@ class LineItem(db.Model):
     def patient_owes_minor(self) -> int:
         return self.charge - self.insurance_paid - self.adjustment
 
-    def money(self, field: str) -> Money:
-        """Return one amount of this line (``"charge"``, ``"copay"``…) as Money in the statement currency."""
+    def minor(self, field: str) -> int:
+        """One amount of this line in minor units: a column, or ``"patient_owes"``; a missing allowed is 0."""
         value = self.patient_owes_minor if field == "patient_owes" else getattr(self, field)
-        return Money(value or 0, self.visit.statement.currency)
+        return value or 0
+
+    def money(self, field: str) -> Money:
+        """One amount of this line (``"charge"``, ``"copay"``…) as Money in the statement currency."""
+        return Money(self.minor(field), self.visit.statement.currency)
 
 
 Index("ix_visits_statement_date", Visit.statement_id, Visit.visit_date)

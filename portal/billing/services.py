@@ -129,8 +129,7 @@ def breakdown(lines: Iterable[LineItem], currency: str) -> Breakdown:
     for line in lines:
         insured = insured or line.insured
         for field in AMOUNT_FIELDS:
-            value = line.patient_owes_minor if field == "patient_owes" else getattr(line, field)
-            totals[field] += value or 0
+            totals[field] += line.minor(field)
     return Breakdown(currency, totals, insured)
 
 

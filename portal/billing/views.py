@@ -13,7 +13,6 @@ from ..auth import quickpay
 from ..extensions import db
 from ..i18n import _l
 from ..payments.models import SETTLED_STATUSES, Payment
-from ..site import current_organisation
 from . import services
 
 bp = Blueprint("billing", __name__)
@@ -43,7 +42,7 @@ def _register_labels(state) -> None:  # noqa: ANN001 (Flask's BlueprintSetupStat
 def home():
     if current_user.is_authenticated:
         return redirect(url_for("billing.staff_search" if current_user.is_staff else "billing.statements"))
-    return render_template("billing/home.html", organisation=current_organisation())
+    return render_template("billing/home.html")
 
 
 @bp.route("/statements")
@@ -53,24 +52,21 @@ def statements():
         return redirect(url_for("billing.staff_search"))
     account_ids = [account.id for account in current_user.accounts]
     summaries = services.summaries_for_accounts(account_ids)
-    return render_template("billing/statements.html", summaries=summaries, accounts=current_user.accounts)
+    return render_template("billing/statements.html", summaries=summaries)
 
 
 @bp.route("/statements/<number>")
 def statement(number: str):
     now = time.time()
     guest_grants = quickpay.granted_statements(session, now)
-    signed_in = current_user.is_authenticated
-    found = services.visible_statement(
-        number[:40],
-        account_ids={a.id for a in current_user.accounts} if signed_in and not current_user.is_staff else set(),
-        all_statements=signed_in and current_user.is_staff,
-        guest_statement_ids=guest_grants.keys(),
-    )
+    is_staff = current_user.is_authenticated and current_user.is_staff
+    own_accounts = ({a.id for a in current_user.accounts} if current_user.is_authenticated and not is_staff
+                    else set())
+    found = services.visible_statement(number[:40], account_ids=own_accounts, all_statements=is_staff,
+                                       guest_statement_ids=guest_grants.keys())
     if found is None:
         abort(404)
-    as_guest = not signed_in or (not current_user.is_staff and found.account_id not in
-                                 {a.id for a in current_user.accounts})
+    as_guest = not is_staff and found.account_id not in own_accounts
     audit("statement.viewed", "statement", found.id, guest=as_guest)
     # Committed before the page's data is loaded, so that the commit does not expire it.
     db.session.commit()
@@ -84,8 +80,7 @@ def statement(number: str):
     if as_guest and found.id in guest_grants:
         guest_minutes_left = max(1, math.ceil((guest_grants[found.id] - now) / 60))
     return render_template("billing/statement.html", summary=summary, statement=found, visits=visits,
-                           totals=totals, payments=payments, guest_minutes_left=guest_minutes_left,
-                           organisation=found.account.organisation)
+                           totals=totals, payments=payments, guest_minutes_left=guest_minutes_left)
 
 
 @bp.route("/staff/statements")
