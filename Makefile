@@ -8,7 +8,7 @@ PORT ?= 5000
 # Debian packages the project needs on the machine (none beyond Python's venv yet).
 DEBIAN_PACKAGES := python3-venv
 
-.PHONY: install run test migrate demo translations messages clean
+.PHONY: install run test migrate glossary demo translations messages clean
 
 install: $(VENV)/.installed translations
 
@@ -32,7 +32,12 @@ translations: $(VENV)/.installed
 migrate: install
 	$(FLASK) db upgrade
 
-demo: migrate
+# The glossary and the service dictionary, from portal/glossary/content/ (safe to run again).
+glossary: migrate
+	$(FLASK) glossary load
+
+# Demo data; `demo load` loads the glossary first as well, so it also works on its own.
+demo: glossary
 	$(FLASK) demo load
 
 run: demo

@@ -36,6 +36,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .billing import models as _billing_models  # noqa: F401
     from .billing.views import bp as billing_bp
     from .demo.cli import demo_cli
+    from .glossary import models as _glossary_models  # noqa: F401
+    from .glossary.cli import dictionary_cli, glossary_cli
+    from .glossary.views import bp as glossary_bp
     from .health import bp as health_bp
     from .payments import models as _payment_models  # noqa: F401
     from .questions import models as _question_models  # noqa: F401
@@ -43,5 +46,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(billing_bp)
+    app.register_blueprint(glossary_bp)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(glossary_cli)
+    app.cli.add_command(dictionary_cli)
     return app

@@ -18,7 +18,8 @@ def victim(make):
 
 
 def _urls(app, statement_number: str):
-    values = {"number": statement_number, "token": "eyJ1IjoxfQ.fake.token", "filename": "css/portal.css"}
+    values = {"number": statement_number, "token": "eyJ1IjoxfQ.fake.token", "filename": "css/portal.css",
+              "name": "deductible"}
     with app.test_request_context():
         from flask import url_for
 

@@ -1,0 +1,1 @@
+"""Plain language: the explanation glossary, the service dictionary and "why do I owe this"."""

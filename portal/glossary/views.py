@@ -1,0 +1,36 @@
+"""The explanation glossary: every term, searchable without JavaScript, each at its own anchor."""
+from __future__ import annotations
+
+from itertools import groupby
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from ..i18n import current_locale
+from . import services
+
+bp = Blueprint("glossary", __name__)
+
+QUERY_MAX = 100
+
+
+@bp.route("/glossary")
+def index():
+    query = " ".join(request.args.get("q", "")[:QUERY_MAX].split())
+    terms = services.glossary_terms(current_locale())
+    titles = {term.slug: term.title for term in terms}
+    if query:
+        return render_template("glossary/index.html", query=query, results=services.search_terms(terms, query),
+                               groups=[], titles=titles, total=len(terms))
+    groups = [(letter, list(items)) for letter, items in
+              groupby(terms, key=lambda t: services.fold(t.title)[:1].upper())]
+    return render_template("glossary/index.html", query="", results=terms, groups=groups, titles=titles,
+                           total=len(terms))
+
+
+@bp.route("/glossary/<path:name>")
+def term(name: str):
+    """Link to a term by its slug or any of its names: ``/glossary/copay`` opens copayment."""
+    found = services.find_term(name[:QUERY_MAX], current_locale())
+    if found is None:
+        abort(404)
+    return redirect(url_for("glossary.index", _anchor=found.slug))
