@@ -6,9 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Iterable
 
 from babel.numbers import format_currency, get_currency_precision
+
+
+@lru_cache(maxsize=8192)
+def _format(minor: int, currency: str, locale: str) -> str:
+    # A statement page shows each amount several times (line, explanation, totals); Babel's
+    # formatting is the costliest step of rendering one, and its result depends only on these three.
+    return format_currency(Decimal(minor).scaleb(-get_currency_precision(currency)), currency, locale=locale)
 
 
 class CurrencyMismatch(ValueError):
@@ -85,7 +93,7 @@ class Money:
 
     def format(self, locale: str) -> str:
         """Format for ``locale`` with Babel, e.g. ``$1,234.50`` or ``1.234,50 €``."""
-        return format_currency(self.to_decimal(), self.currency, locale=locale)
+        return _format(self.minor, self.currency, locale)
 
     def __str__(self) -> str:
         return f"{self.to_decimal()} {self.currency}"

@@ -10,6 +10,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
+from ..glossary.services import ServiceName, service_names
+from ..glossary.why import explain_line, explain_statement
 from ..money import Money
 from ..payments.models import SETTLED_STATUSES, Payment
 from .models import Account, LineItem, Organisation, Patient, Statement, Visit
@@ -131,6 +133,42 @@ def breakdown(lines: Iterable[LineItem], currency: str) -> Breakdown:
         for field in AMOUNT_FIELDS:
             totals[field] += line.minor(field)
     return Breakdown(currency, totals, insured)
+
+
+@dataclass(frozen=True)
+class StatementPage:
+    """Everything a statement page shows: balance, visits with their totals, names and explanations."""
+
+    summary: StatementSummary
+    visits: list[tuple[Visit, Breakdown]]
+    totals: Breakdown
+    payments: list[Payment]
+    names: dict[int, ServiceName]
+    why_lines: dict[int, list[str]]
+    why_statement: list[str]
+    settled: bool
+
+
+def statement_page(statement: Statement, locale: str, now: datetime | None = None) -> StatementPage:
+    """Load a statement with every line, named and explained in plain language in ``locale``."""
+    summary = summary_for(statement, now, with_lines=True)
+    currency = statement.currency
+    lines = [line for visit in statement.visits for line in visit.lines]
+    # Once the statement is paid in full, each line says what the patient paid rather than owes.
+    settled = summary.paid.is_positive and not summary.amount_due.is_positive
+    payments = db.session.scalars(select(Payment).where(Payment.statement_id == statement.id,
+                                                        Payment.status.in_(SETTLED_STATUSES))
+                                  .order_by(Payment.created_at)).all()
+    return StatementPage(
+        summary=summary,
+        visits=[(visit, breakdown(visit.lines, currency)) for visit in statement.visits],
+        totals=breakdown(lines, currency),
+        payments=list(payments),
+        names=service_names(lines, locale),
+        why_lines={line.id: explain_line(line, currency, settled=settled) for line in lines},
+        why_statement=explain_statement(lines, currency, paid=summary.paid, amount_due=summary.amount_due),
+        settled=settled,
+    )
 
 
 def normalise_statement_number(text: str) -> str:

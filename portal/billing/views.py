@@ -6,13 +6,12 @@ import time
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from ..audit.web import audit
 from ..auth import quickpay
 from ..extensions import db
-from ..i18n import _l
-from ..payments.models import SETTLED_STATUSES, Payment
+from ..glossary.web import term_marker
+from ..i18n import _l, current_locale
 from . import services
 
 bp = Blueprint("billing", __name__)
@@ -70,17 +69,12 @@ def statement(number: str):
     audit("statement.viewed", "statement", found.id, guest=as_guest)
     # Committed before the page's data is loaded, so that the commit does not expire it.
     db.session.commit()
-    summary = services.summary_for(found, with_lines=True)
-    visits = [(visit, services.breakdown(visit.lines, found.currency)) for visit in found.visits]
-    totals = services.breakdown((line for visit in found.visits for line in visit.lines), found.currency)
-    payments = db.session.scalars(select(Payment).where(Payment.statement_id == found.id,
-                                                        Payment.status.in_(SETTLED_STATUSES))
-                                  .order_by(Payment.created_at)).all()
+    page = services.statement_page(found, current_locale())
     guest_minutes_left = None
     if as_guest and found.id in guest_grants:
         guest_minutes_left = max(1, math.ceil((guest_grants[found.id] - now) / 60))
-    return render_template("billing/statement.html", summary=summary, statement=found, visits=visits,
-                           totals=totals, payments=payments, guest_minutes_left=guest_minutes_left)
+    return render_template("billing/statement.html", page=page, summary=page.summary, statement=found,
+                           guest_minutes_left=guest_minutes_left, terms=term_marker())
 
 
 @bp.route("/staff/statements")

@@ -1,0 +1,108 @@
+"""Mark glossary terms where they first appear on a page, so that a patient can open their meaning.
+
+Each marked term is a button that opens its short definition in a popover, declared in HTML
+(``popovertarget``): it works by touch, mouse and keyboard (Enter or Space opens, Escape closes)
+without any script, browsers expose the button's expanded state to screen readers, and a button and
+its popover are phrasing content, so they are valid inside headings, labels and sentences alike.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+
+from markupsafe import Markup, escape
+
+from .models import GlossaryTerm
+
+
+# A word, with inner hyphens and apostrophes: "out-of-pocket", "hospital's".
+_WORD = re.compile(r"\w+(?:[-'’]\w+)*")
+
+
+def _spaced(phrase: str) -> bool:
+    # Chinese and Japanese write words without spaces; such phrases are found by plain search.
+    return not any(unicodedata.east_asian_width(c) == "W" for c in phrase)
+
+
+class TermMarker:
+    """Callable on a page: ``marker(text)`` escapes ``text`` and marks each term's first appearance.
+
+    One marker per page render; it remembers which terms it has marked, so that each term is marked
+    once, where the page first uses it (pages render in document order). Phrases are looked up word by
+    word in a dictionary rather than with one large regular expression, which is many times faster on
+    a long statement.
+    """
+
+    def __init__(self, terms: Iterable[GlossaryTerm], render: Callable[[GlossaryTerm, str, str], str]) -> None:
+        self._render = render
+        self._by_phrase: dict[str, GlossaryTerm] = {}  # "out-of-pocket maximum" -> term
+        self._unspaced: dict[str, GlossaryTerm] = {}
+        for term in terms:
+            for phrase in (*term.names, *term.matches):
+                key = " ".join(phrase.casefold().split())
+                target = self._by_phrase if _spaced(key) else self._unspaced
+                target.setdefault(key, term)
+        self._first_words = {key.split(" ")[0] for key in self._by_phrase}
+        self._longest = max((key.count(" ") + 1 for key in self._by_phrase), default=0)
+        self._done: set[str] = set()
+        self._count = 0
+        # Texts already seen, with the terms they contain: a repeated label costs a set lookup.
+        self._seen: dict[str, frozenset[str]] = {}
+
+    @property
+    def marked(self) -> set[str]:
+        """Slugs of the terms marked so far."""
+        return set(self._done)
+
+    def _matches(self, text: str) -> list[tuple[int, int, GlossaryTerm]]:
+        """Every (start, end, term) in ``text``, longest phrase first, not overlapping."""
+        found = []
+        words = list(_WORD.finditer(text))
+        i = 0
+        while i < len(words):
+            first = words[i].group().casefold()
+            hit = None
+            if first in self._first_words:
+                for n in range(min(self._longest, len(words) - i), 0, -1):
+                    span = words[i:i + n]
+                    # Words of a phrase are separated by spaces only, not by punctuation.
+                    if any(text[a.end():b.start()].strip() for a, b in zip(span, span[1:])):
+                        continue
+                    term = self._by_phrase.get(" ".join(w.group().casefold() for w in span))
+                    if term is not None:
+                        hit = (span[0].start(), span[-1].end(), term)
+                        i += n
+                        break
+            if hit:
+                found.append(hit)
+            else:
+                i += 1
+        if self._unspaced:
+            folded = text.casefold()
+            for phrase, term in self._unspaced.items():
+                at = folded.find(phrase)
+                if at >= 0 and not any(s < at + len(phrase) and at < e for s, e, _t in found):
+                    found.append((at, at + len(phrase), term))
+            found.sort(key=lambda hit: hit[0])
+        return found
+
+    def __call__(self, text: object) -> Markup:
+        text = str(text)
+        known = self._seen.get(text)
+        if known is not None and known <= self._done:
+            return escape(text)
+        matches = self._matches(text)
+        self._seen[text] = frozenset(term.slug for _s, _e, term in matches)
+        out: list[str] = []
+        position = 0
+        for start, end, term in matches:
+            if term.slug in self._done:
+                continue
+            self._done.add(term.slug)
+            self._count += 1
+            out.append(escape(text[position:start]))
+            out.append(self._render(term, text[start:end], f"term-{self._count}"))
+            position = end
+        out.append(escape(text[position:]))
+        return Markup("".join(out))

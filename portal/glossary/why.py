@@ -1,0 +1,190 @@
+""""Why do I owe this?": plain sentences built from a line's or a statement's adjudication amounts.
+
+They follow the order a bill is worked out in: what was charged, what insurance allowed and paid, what
+was taken off and why, and what is left for the patient and which part is deductible, copay,
+coinsurance or not covered. Every sentence is one whole translatable message with named placeholders;
+amounts are formatted by Babel for the active locale.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from ..i18n import _, current_locale, ngettext
+from ..money import Money
+
+# The parts of a patient's share, in the order they are explained.
+SHARE_PARTS = ("deductible", "copay", "coinsurance", "not_covered")
+
+
+class Adjudicated(Protocol):
+    """A line item's amounts: ``minor(field)`` in minor units, and whether insurance was billed."""
+
+    @property
+    def insured(self) -> bool: ...
+
+    def minor(self, field: str) -> int: ...
+
+
+def _fmt(minor: int, currency: str) -> str:
+    return Money(minor, currency).format(current_locale())
+
+
+def _single_reason(part: str, amount: str, settled: bool) -> str:
+    """One sentence for a share made of just one part."""
+    if settled:
+        return {
+            "deductible": _("You paid %(amount)s because it counts toward your deductible.", amount=amount),
+            "copay": _("You paid %(amount)s because it is your copay for this visit.", amount=amount),
+            "coinsurance": _("You paid %(amount)s because it is your coinsurance, your part of the agreed price.",
+                             amount=amount),
+            "not_covered": _("You paid %(amount)s because your plan does not cover it.", amount=amount),
+        }[part]
+    return {
+        "deductible": _("You owe %(amount)s because it counts toward your deductible.", amount=amount),
+        "copay": _("You owe %(amount)s because it is your copay for this visit.", amount=amount),
+        "coinsurance": _("You owe %(amount)s because it is your coinsurance, your part of the agreed price.",
+                         amount=amount),
+        "not_covered": _("You owe %(amount)s because your plan does not cover it.", amount=amount),
+    }[part]
+
+
+def _part_of_total(part: str, amount: str) -> str:
+    """One sentence for one part of a share made of several."""
+    return {
+        "deductible": _("%(amount)s of that counts toward your deductible.", amount=amount),
+        "copay": _("%(amount)s of that is your copay.", amount=amount),
+        "coinsurance": _("%(amount)s of that is your coinsurance.", amount=amount),
+        "not_covered": _("%(amount)s of that is not covered by your plan.", amount=amount),
+        "self_pay": _("%(amount)s of that is for care with no insurance.", amount=amount),
+    }[part]
+
+
+def explain_line(line: Adjudicated, currency: str, *, settled: bool = False) -> list[str]:
+    """Explain what the patient owes on one line; ``settled`` when the statement is paid in full."""
+    amounts = {field: line.minor(field) for field in
+               ("charge", "allowed", "insurance_paid", "adjustment", "patient_owes", *SHARE_PARTS)}
+
+    def money(field: str) -> str:
+        return _fmt(amounts[field], currency)
+
+    if amounts["charge"] == 0:
+        return [_("There is no charge for this service.")]
+    sentences = [_("The hospital charged %(amount)s.", amount=money("charge"))]
+    owes = amounts["patient_owes"]
+
+    if not line.insured:
+        if amounts["adjustment"]:
+            sentences.append(_("You had no insurance for this visit, so you got a self-pay discount of %(amount)s.",
+                               amount=money("adjustment")))
+        else:
+            sentences.append(_("You had no insurance for this visit."))
+        if owes == 0:
+            sentences.append(_("You owe nothing for this service."))
+        elif settled:
+            sentences.append(_("You paid the rest: %(amount)s.", amount=money("patient_owes")))
+        else:
+            sentences.append(_("You owe the rest: %(amount)s.", amount=money("patient_owes")))
+        return sentences
+
+    allowed, paid, charge = amounts["allowed"], amounts["insurance_paid"], amounts["charge"]
+    denied = allowed == 0 and paid == 0
+    if denied:
+        sentences.append(_("Your insurance did not pay for this service."))
+    elif allowed == charge:
+        sentences.append(_("Your insurance accepted the full price and paid %(paid)s.", paid=money("insurance_paid"))
+                         if paid else _("Your insurance accepted the full price but paid nothing."))
+    elif paid:
+        sentences.append(_("Your insurance agreed to a price of %(allowed)s and paid %(paid)s.",
+                           allowed=money("allowed"), paid=money("insurance_paid")))
+    else:
+        sentences.append(_("Your insurance agreed to a price of %(allowed)s but paid nothing.",
+                           allowed=money("allowed")))
+
+    if amounts["adjustment"]:
+        if not denied and amounts["adjustment"] == charge - allowed:
+            sentences.append(_("The other %(amount)s was taken off under the hospital's agreement with your "
+                               "insurance.", amount=money("adjustment")))
+        elif not denied:
+            sentences.append(_("The hospital took %(amount)s off under its agreement with your insurance.",
+                               amount=money("adjustment")))
+        else:
+            sentences.append(_("The hospital took %(amount)s off the bill.", amount=money("adjustment")))
+
+    parts = [part for part in SHARE_PARTS if amounts[part]]
+    if owes == 0:
+        sentences.append(_("Your insurance paid all of the agreed price, so you owe nothing.")
+                         if paid and paid == allowed else _("You owe nothing for this service."))
+    elif len(parts) == 1:
+        sentences.append(_single_reason(parts[0], money("patient_owes"), settled))
+    else:
+        sentences.append(_("You paid %(amount)s in all.", amount=money("patient_owes")) if settled
+                         else _("You owe %(amount)s in all.", amount=money("patient_owes")))
+        sentences.extend(_part_of_total(part, money(part)) for part in parts)
+    if denied and amounts["not_covered"]:
+        sentences.append(_("If you think this is wrong, you can ask your insurance for an appeal."))
+    return sentences
+
+
+def _all_of_it(part: str) -> str:
+    return {
+        "deductible": _("All of it counts toward your deductible."),
+        "copay": _("All of it is your copay."),
+        "coinsurance": _("All of it is your coinsurance."),
+        "not_covered": _("All of it is for care your plan does not cover."),
+        "self_pay": _("All of it is for care with no insurance."),
+    }[part]
+
+
+def explain_statement(lines: Iterable[Adjudicated], currency: str, *, paid: Money, amount_due: Money) -> list[str]:
+    """Explain a whole statement: charges, insurance, adjustments, the patient's share and payments."""
+    lines = list(lines)
+    totals = dict.fromkeys(("charge", "insurance_paid", "contractual", "discount", "patient_owes", "self_pay",
+                            *SHARE_PARTS), 0)
+    insured = False
+    for line in lines:
+        totals["charge"] += line.minor("charge")
+        totals["patient_owes"] += line.minor("patient_owes")
+        if line.insured:
+            insured = True
+            totals["insurance_paid"] += line.minor("insurance_paid")
+            totals["contractual"] += line.minor("adjustment")
+            for part in SHARE_PARTS:
+                totals[part] += line.minor(part)
+        else:
+            totals["discount"] += line.minor("adjustment")
+            totals["self_pay"] += line.minor("patient_owes")
+
+    def money(field: str) -> str:
+        return _fmt(totals[field], currency)
+
+    sentences = [ngettext("The hospital charged %(amount)s for %(num)d service.",
+                          "The hospital charged %(amount)s for %(num)d services.", len(lines),
+                          amount=money("charge"))]
+    if insured:
+        sentences.append(_("Your insurance paid %(amount)s.", amount=money("insurance_paid"))
+                         if totals["insurance_paid"] else _("Your insurance paid nothing."))
+    if totals["contractual"]:
+        sentences.append(_("The hospital took %(amount)s off under its agreements with your insurance.",
+                           amount=money("contractual")))
+    if totals["discount"]:
+        sentences.append(_("You got a self-pay discount of %(amount)s.", amount=money("discount")))
+    if totals["patient_owes"]:
+        sentences.append(_("Your share is %(amount)s.", amount=money("patient_owes")))
+        parts = [part for part in (*SHARE_PARTS, "self_pay") if totals[part]]
+        if len(parts) == 1:
+            sentences.append(_all_of_it(parts[0]))
+        else:
+            sentences.extend(_part_of_total(part, money(part)) for part in parts)
+    if paid.is_positive:
+        sentences.append(_("You have paid %(amount)s.", amount=paid.format(current_locale())))
+    if amount_due.is_positive:
+        sentences.append(_("You owe %(amount)s.", amount=amount_due.format(current_locale())))
+    elif amount_due.is_negative:
+        sentences.append(_("You have paid %(amount)s more than you owe.", amount=(-amount_due).format(current_locale())))
+        sentences.append(_("Ask the billing office about a refund."))
+    elif totals["patient_owes"]:
+        sentences.append(_("You have paid this bill in full. Thank you."))
+    else:
+        sentences.append(_("You owe nothing on this bill."))
+    return sentences
