@@ -183,10 +183,11 @@ class Factory:
 
     def statement(self, account: Account | None = None, *, patient: Patient | None = None, lines: int = 3,
                   insured: bool = True, number: str | None = None, statement_date: date | None = None,
-                  due_in_days: int = 30, visits: int = 1) -> Statement:
+                  due_in_days: int = 30, visits: int = 1, codes: list[tuple[str, str]] | None = None) -> Statement:
         """A statement with ``lines`` lines over ``visits`` visits; each insured line of $100.00 splits as
         allowed 60.00 = insurance 40.00 + deductible 10.00 + copay 5.00 + coinsurance 5.00, and 30.00
-        adjustment, 10.00 not covered; each self-pay line of $100.00 has a 20.00 discount."""
+        adjustment, 10.00 not covered; each self-pay line of $100.00 has a 20.00 discount. ``codes`` gives
+        each line's (code system, code); by default they are CPT 99200 to 99209."""
         account = account or self.account()
         patient = patient or (account.patients[0] if account.patients else self.patient(account))
         statement_date = statement_date or date.today() - timedelta(days=2)
@@ -204,8 +205,9 @@ class Factory:
             visit = visit_list[i % visits]
             amounts = (dict(allowed=6000, insurance_paid=4000, adjustment=3000, deductible=1000, copay=500,
                             coinsurance=500, not_covered=1000) if insured else dict(allowed=None, adjustment=2000))
-            visit.lines.append(LineItem(position=i, service_date=visit.visit_date, code_system="cpt",
-                                        code=f"9920{i % 10}", description=f"TEST SERVICE {i + 1}", quantity=1,
+            code_system, code = codes[i] if codes else ("cpt", f"9920{i % 10}")
+            visit.lines.append(LineItem(position=i, service_date=visit.visit_date, code_system=code_system,
+                                        code=code, description=f"TEST SERVICE {i + 1}", quantity=1,
                                         charge=10000, **amounts))
         db.session.commit()
         return statement
@@ -232,6 +234,16 @@ class Factory:
 @pytest.fixture
 def make(app) -> Factory:
     return Factory()
+
+
+@pytest.fixture
+def glossary(app):
+    """The shipped glossary and service dictionary, loaded as ``flask glossary load`` does."""
+    from portal.glossary.services import load_builtin_content
+
+    report = load_builtin_content()
+    db.session.commit()
+    return report
 
 
 class _SMTPHandler:

@@ -18,6 +18,15 @@ def cents(text: str) -> int:
     return int(Decimal(cleaned) * 100)
 
 
+def visible_text(element) -> str:
+    """The text a sighted reader sees before opening anything: closed glossary popovers left out."""
+    parts = []
+    for text in element.find_all(string=True):
+        if not any(parent.has_attr("popover") for parent in text.parents if parent is not element):
+            parts.append(text)
+    return " ".join("".join(parts).split())
+
+
 def amounts(dl) -> dict[str, int]:
     """Map each label of a ``<dl class="amounts">`` to its value in cents."""
-    return {div.dt.get_text(strip=True): cents(div.dd.get_text()) for div in dl.find_all("div", recursive=False)}
+    return {visible_text(div.dt): cents(div.dd.get_text()) for div in dl.find_all("div", recursive=False)}
