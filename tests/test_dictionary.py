@@ -54,6 +54,16 @@ def _entry(source, code_first, code_last, name, system="cpt", locale="en"):
                                       code_last=code_last, name=name, explanation=name + "."))
 
 
+def test_codes_match_only_ranges_of_their_own_kind(app):
+    _entry(SOURCE_BUILTIN, "00100", "01999", "Anesthesia")
+    _entry(SOURCE_BUILTIN, "0001F", "9007F", "Quality measure")
+    _entry(SOURCE_BUILTIN, "03", "03", "MMR vaccine", system="cvx")
+    db.session.commit()
+    found = describe_codes([("cpt", "0042T"), ("cpt", "1000F"), ("cpt", "00500"), ("cvx", "3")], "en")
+    assert {key: e.name for key, e in found.items()} == {
+        ("cpt", "1000F"): "Quality measure", ("cpt", "00500"): "Anesthesia", ("cvx", "03"): "MMR vaccine"}
+
+
 def test_the_most_specific_entry_wins_and_the_office_wins_a_tie(app):
     _entry(SOURCE_BUILTIN, "99000", "99999", "Broad")
     _entry(SOURCE_BUILTIN, "99281", "99285", "Narrow")
@@ -88,6 +98,12 @@ BAD_FILES = {
                        "office.csv:2: expected 4 values, found 5"),
     "empty name": (HEADER + "hcpcs,J2405,,A shot.\n", "office.csv:2: the name is empty"),
     "empty file": ("", "office.csv: the file is empty"),
+    "a single CPT code": (HEADER + "cpt,99285,Severe emergency visit,Words.\n",
+                          "office.csv:2: CPT code '99285' on its own: describe CPT codes by range"),
+    "a range mixing kinds of code": (HEADER + "cpt,00100-0042T,Mixed,Words.\n",
+                                     "office.csv:2: range '00100-0042T' mixes kinds of code"),
+    "control character": (HEADER + "hcpcs,J2405,Nausea\x00shot,A shot.\n",
+                          "office.csv:2: the name contains the invisible character U+0000"),
 }
 
 
@@ -184,8 +200,25 @@ def test_export_to_standard_output(app, runner, glossary):
     assert db.session.scalar(select(func.count()).select_from(ServiceDescription)) == len(result.output.splitlines()) - 1
 
 
+def test_an_empty_import_is_refused_rather_than_removing_every_own_entry(app, runner, tmp_path):
+    _entry(SOURCE_LOCAL, "J9999", "J9999", "Kept", system="hcpcs")
+    db.session.commit()
+    path = tmp_path / "empty.csv"
+    path.write_text(HEADER, encoding="utf-8")
+    result = runner.invoke(args=["dictionary", "import", str(path)])
+    assert result.exit_code == 1 and "no entries below the header" in result.output
+    assert [e.name for e in _own_entries()] == ["Kept"]
+
+
+def test_the_locale_is_written_the_standard_way(app, runner, glossary, tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text(HEADER + "hcpcs,S9981,Copy of your records,A fee for a copy of your records.\n", encoding="utf-8")
+    assert runner.invoke(args=["dictionary", "import", "--locale", "EN", str(path)]).exit_code == 0
+    assert [e.locale for e in _own_entries()] == ["en"]
+
+
 def test_an_unknown_locale_is_refused(app, runner, tmp_path):
     path = tmp_path / "x.csv"
-    path.write_text(HEADER, encoding="utf-8")
+    path.write_text(HEADER + "hcpcs,S9981,Copy of your records,A fee.\n", encoding="utf-8")
     result = runner.invoke(args=["dictionary", "import", "--locale", "xx-nope", str(path)])
     assert result.exit_code == 1 and "unknown language 'xx-nope'" in result.output

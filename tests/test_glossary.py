@@ -77,6 +77,19 @@ BAD_GLOSSARIES = {
     "bad slug": (GOOD_TERM.replace("[terms.deductible]", '[terms."Deductible Amount"]'),
                  "glossary.en.toml:2: term 'Deductible Amount': a slug is lower-case letters, digits and hyphens"),
     "not TOML": ("[terms.deductible\ntitle = 1\n", "glossary.en.toml:1: "),
+    "title not text": (GOOD_TERM.replace('title = "Deductible"', "title = 5"),
+                       "glossary.en.toml:2: term 'deductible': 'title' must be text in quotes"),
+    "slug the page uses": (GOOD_TERM.replace("[terms.deductible]", "[terms.main]"),
+                           "glossary.en.toml:2: term 'main': this slug is used by the glossary page itself"),
+    "short definition too long": (GOOD_TERM.replace("What you pay each year before your plan pays.", "word " * 31),
+                                  "glossary.en.toml:2: term 'deductible': 'short' is longer than 30 words"),
+    "example without numbers": (GOOD_TERM.replace("Your deductible is $500.", "You pay it first."),
+                                "glossary.en.toml:2: term 'deductible': 'example' needs numbers"),
+    "invisible characters": (GOOD_TERM.replace("It starts", "It\u202e starts"),
+                             "glossary.en.toml:2: term 'deductible': 'explanation' contains the invisible character "
+                             "U+202E"),
+    "related to itself": (GOOD_TERM + 'related = ["deductible"]\n',
+                          "glossary.en.toml:2: term 'deductible': a term is not related to itself"),
     "no terms": ("# nothing here\n", "glossary.en.toml: no terms"),
 }
 
@@ -115,6 +128,14 @@ def test_a_bad_file_loads_nothing(app, runner, glossary, content_copy):
     assert "Nothing was loaded; the database is unchanged." in result.output
     assert db.session.scalar(select(func.count()).select_from(GlossaryTerm)) == before
     assert db.session.scalar(select(func.count()).select_from(GlossaryTerm).where(GlossaryTerm.locale == "es")) == 0
+
+
+def test_a_content_folder_without_the_english_dictionary_is_refused(app, runner, glossary, content_copy):
+    # Loading it would empty the dictionary: the folder is the whole content, not a patch.
+    (content_copy / "dictionary.en.csv").unlink()
+    result = runner.invoke(args=["glossary", "load", "--from", str(content_copy)])
+    assert result.exit_code == 1 and "no dictionary.en.csv" in result.output
+    assert db.session.scalar(select(func.count()).select_from(ServiceDescription)) == glossary.entries["en"]
 
 
 def test_a_translation_loads_beside_english_and_falls_back_term_by_term(app, client, runner, content_copy):
@@ -166,6 +187,7 @@ def test_search_ignores_case_and_accents_and_says_when_nothing_matches(client, g
     assert page.select("article.glossary-entry")[0]["id"] == "deductible"
     page = soup(client.get("/glossary", query_string={"q": "  out of   pocket max"}))
     assert page.select("article.glossary-entry")[0]["id"] == "out-of-pocket-maximum"
+    assert "No terms match “-”" in client.get("/glossary", query_string={"q": " - "}).get_data(as_text=True)
     response = client.get("/glossary", query_string={"q": "<script>zz</script>"})
     assert response.status_code == 200
     body = response.get_data(as_text=True)

@@ -22,7 +22,9 @@ def test_lines_show_the_plain_name_first_and_the_code_one_tap_away(statement_pag
     assert first.select_one(".line-title").get_text(strip=True) == "Emergency room visit"
     assert first.select_one(".line-explanation").get_text(strip=True)
     code = first.select_one("details.disclosure")
-    assert code.summary.get_text(strip=True) == "Code and hospital description"
+    # The service's name is in the summary for screen readers, hidden from sight.
+    assert code.summary.get_text(" ", strip=True) == "Code and hospital description – Emergency room visit"
+    assert "visually-hidden" in code.summary.span["class"]
     assert code.p.get_text(" ", strip=True) == "CPT code 99284: TEST SERVICE 1"
     assert "open" not in code.attrs
     # A code no dictionary entry covers falls back to the hospital's own description, with no explanation.
@@ -37,7 +39,7 @@ def test_the_statement_and_every_line_say_why(statement_page):
     assert why.endswith("You owe $90.00.")
     for line in statement_page.select("li.line"):
         details = line.select("details.disclosure")[-1]
-        assert details.summary.get_text(strip=True) == "Why do I owe this?"
+        assert details.summary.get_text(" ", strip=True).startswith("Why do I owe this? – ")
         text = visible_text(details.select_one("p.why"))
         assert text.startswith("The hospital charged $100.00.") and "You owe $30.00 in all." in text
 
@@ -48,6 +50,10 @@ def test_each_term_is_marked_once_where_it_first_appears(statement_page):
     slugs = [statement_page.select_one("#" + b["popovertarget"]).a["href"].split("#")[1] for b in buttons]
     assert [slug for slug, count in Counter(slugs).items() if count > 1] == []
     assert {"deductible", "copayment", "coinsurance", "due-date", "allowed-amount"} <= set(slugs)
+    # Headings count too: the page title's "Statement" is the first use of that term.
+    heading = statement_page.select_one("h1")
+    assert heading.select_one("button.term").get_text() == "Statement"
+    assert visible_text(heading).startswith("Statement ")
     # "Deductible" first appears in the statement's explanation; later uses are plain words.
     why = statement_page.select_one("#totals-heading").find_next("p", class_="why")
     assert "deductible" in [b.get_text() for b in why.select("button.term")]
@@ -90,5 +96,6 @@ def test_self_pay_and_paid_in_full_read_differently(client, make, login_as, glos
                    "Your share is $80.00. All of it is for care with no insurance. You have paid $80.00. "
                    "You have paid this bill in full. Thank you.")
     line_why = page.select("li.line details.disclosure")[-1]
-    assert line_why.summary.get_text(strip=True) == "How was this worked out?"
+    assert line_why.summary.get_text(" ", strip=True).startswith("How was this worked out? – ")
+    assert page.select_one("#totals-heading").get_text(strip=True) == "How was this worked out?"
     assert visible_text(line_why.p).endswith("You paid the rest: $80.00.")

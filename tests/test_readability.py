@@ -88,3 +88,21 @@ def test_every_why_sentence_for_the_demo_reads_at_grade_8(demo, app):
     assert len(texts) > 500
     problems = _report(texts)
     assert not problems, "\n".join(problems)
+
+
+def test_every_kind_of_why_sentence_reads_at_grade_8(app):
+    """Each wording the explanations can produce, from the table of cases in test_why."""
+    from portal.glossary.why import explain_line, explain_statement
+
+    from .test_why import LINE_CASES, STATEMENT_CASES
+
+    texts = {}
+    with app.test_request_context():
+        for name, (line, settled, _expected) in LINE_CASES.items():
+            for i, sentence in enumerate(explain_line(line, "USD", settled=settled)):
+                texts[f"line case {name!r} sentence {i + 1}"] = sentence
+        for name, (lines, paid, due, _expected) in STATEMENT_CASES.items():
+            for i, sentence in enumerate(explain_statement(lines, "USD", paid=paid, amount_due=due)):
+                texts[f"statement case {name!r} sentence {i + 1}"] = sentence
+    problems = _report(texts)
+    assert not problems, "\n".join(problems)

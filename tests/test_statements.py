@@ -47,7 +47,7 @@ def test_statement_page_summary_visits_and_lines(client, make, login_as):
     assert "Quantity 1" in meta
     # With no dictionary entry, the chargemaster's words are the name; the code is one tap away.
     code = line.select_one("details.disclosure")
-    assert code.summary.get_text(strip=True) == "Code and hospital description"
+    assert code.summary.get_text(" ", strip=True) == "Code and hospital description – TEST SERVICE 1"
     assert "CPT code 99200: TEST SERVICE 1" in code.get_text(" ", strip=True)
     assert amounts(line.select_one(".amounts")) == {
         "Charge": 10000, "Allowed amount": 6000, "Insurance paid": 4000, "Adjustment": 3000,

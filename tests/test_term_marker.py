@@ -58,3 +58,12 @@ def test_a_label_seen_before_is_plain_once_its_terms_are_marked():
 
 def test_languages_written_without_spaces_are_searched_as_text():
     assert marker()("这笔费用计入您的免赔额。") == "这笔费用计入您的[zh-deductible:免赔额:term-1]。"
+    # Case folding lengthens "ß"; the mark still lands on the term.
+    assert marker()("Straße 免赔额") == "Straße [zh-deductible:免赔额:term-1]"
+
+
+def test_a_translated_message_is_not_escaped_twice():
+    from markupsafe import Markup, escape
+
+    message = Markup("Statement for %s") % "O'Brien & Co"  # as gettext returns it in a template
+    assert marker()(message) == str(escape("Statement for O'Brien & Co"))

@@ -79,6 +79,24 @@ LINE_CASES = {
          "The hospital took $200.00 off the bill.",
          "You owe $300.00 because your plan does not cover it.",
          "If you think this is wrong, you can ask your insurance for an appeal."]),
+    "denied after accepting the price": (
+        Line(1000, allowed=1000, not_covered=1000), False,
+        ["The hospital charged $10.00.",
+         "Your insurance did not pay for this service.",
+         "You owe $10.00 because your plan does not cover it.",
+         "If you think this is wrong, you can ask your insurance for an appeal."]),
+    "part not covered": (
+        Line(1000, allowed=600, insurance_paid=400, adjustment=400, not_covered=200), False,
+        ["The hospital charged $10.00.",
+         "Your insurance agreed to a price of $6.00 and paid $4.00.",
+         "The other $4.00 was taken off under the hospital's agreement with your insurance.",
+         "You owe $2.00 because your plan does not cover that part of the service."]),
+    "fully paid: part not covered": (
+        Line(1000, allowed=600, insurance_paid=400, adjustment=400, not_covered=200), True,
+        ["The hospital charged $10.00.",
+         "Your insurance agreed to a price of $6.00 and paid $4.00.",
+         "The other $4.00 was taken off under the hospital's agreement with your insurance.",
+         "You paid $2.00 because your plan does not cover that part of the service."]),
     "zero balance: insurance paid the agreed price": (
         Line(4800, allowed=2640, insurance_paid=2640, adjustment=2160), False,
         ["The hospital charged $48.00.",
@@ -173,6 +191,18 @@ STATEMENT_CASES = {
          "All of it counts toward your deductible.",
          "You have paid $150.00.",
          "You have paid this bill in full. Thank you."]),
+    "a refused service written off in part": (
+        [Line(50000, allowed=0, adjustment=20000, not_covered=30000),
+         Line(10000, allowed=6000, insurance_paid=4800, adjustment=4000, coinsurance=1200)],
+        _usd(0), _usd(31200),
+        ["The hospital charged $600.00 for 2 services.",
+         "Your insurance paid $48.00.",
+         "The hospital took $40.00 off under its agreements with your insurance.",
+         "The hospital took $200.00 off for services your insurance did not pay for.",
+         "Your share is $312.00.",
+         "$12.00 of that is your coinsurance.",
+         "$300.00 of that is not covered by your plan.",
+         "You owe $312.00."]),
     "overpaid": (
         [Line(10000, adjustment=4000)],
         _usd(7000), _usd(-1000),

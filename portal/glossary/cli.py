@@ -53,8 +53,11 @@ def import_command(file, locale: str) -> None:  # noqa: ANN001 (a click file)
     A file with any problem is rejected whole.
     """
     try:
-        content.check_locale(locale, "--locale")
+        locale = content.check_locale(locale, "--locale")
         entries = content.parse_dictionary(file.read(), file.name)
+        if not entries:
+            # Importing nothing would remove every own entry: too easy to do by mistake.
+            raise content.ContentError([content.Problem(file.name, None, "no entries below the header")])
     except content.ContentError as error:
         fail(error)
     report = services.import_dictionary(entries, locale)
@@ -70,6 +73,10 @@ def import_command(file, locale: str) -> None:  # noqa: ANN001 (a click file)
 @click.option("--own", is_flag=True, help="Only the office's own entries, not the built-in ones.")
 def export_command(file, locale: str, own: bool) -> None:  # noqa: ANN001 (a click file)
     """Write the dictionary patients see in LOCALE to FILE (default: standard output) as CSV."""
+    try:
+        locale = content.check_locale(locale, "--locale")
+    except content.ContentError as error:
+        fail(error)
     count = content.write_dictionary(services.dictionary_entries(locale, own_only=own), file)
     if file is not sys.stdout and getattr(file, "name", "-") != "-":
         click.echo(f"Wrote {count} entries to {file.name}.", err=True)

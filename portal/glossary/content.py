@@ -33,6 +33,8 @@ CODE_FORMATS = {
 RANGE_SYSTEMS = frozenset({"cpt", "revenue"})
 
 NAME_MAX = 120
+SHORT_MAX_WORDS = 30
+SHORT_MAX_CHARACTERS = 90  # for languages written without spaces
 EXPLANATION_MAX = 400
 MAX_REPORTED = 50
 
@@ -40,6 +42,8 @@ _TERM_KEYS = {"title", "short", "explanation", "example", "synonyms", "matches",
 _REQUIRED_TERM_KEYS = ("title", "short", "explanation", "example")
 _LIST_TERM_KEYS = ("synonyms", "matches", "related")
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# Element ids the glossary page uses itself; a term's anchor must not take one of them.
+_RESERVED_SLUGS = re.compile(r"main|q|q-hint|results-heading|letter-\d+")
 _TERM_HEADER = re.compile(r"""^\s*\[\s*terms\s*\.\s*(?:"([^"]+)"|'([^']+)'|([A-Za-z0-9_-]+))\s*\]""")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)")
 
@@ -113,11 +117,20 @@ def decode(data: bytes, filename: str) -> str:
 
 
 def check_locale(locale: str, filename: str) -> str:
+    """Return the locale in Babel's canonical form (``EN`` is ``en``, ``zh-Hans`` is ``zh_Hans``)."""
     try:
-        Locale.parse(locale)
-    except (ValueError, UnknownLocaleError):
+        return str(Locale.parse(locale.replace("-", "_")))
+    except (ValueError, TypeError, UnknownLocaleError):
         raise ContentError([Problem(filename, None, f"unknown language {locale!r}")]) from None
-    return locale
+
+
+# Control characters and the invisible direction overrides used to disguise text have no place in content.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def _unsafe(text: str) -> str | None:
+    match = _UNSAFE.search(text)
+    return None if match is None else f"U+{ord(match.group()):04X}"
 
 
 # --- Glossary ---------------------------------------------------------------------------------------
@@ -132,7 +145,7 @@ def _term_lines(text: str) -> dict[str, int]:
 
 
 def _string_list(value: object) -> tuple[str, ...] | None:
-    if isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value):
+    if isinstance(value, list) and all(isinstance(v, str) and v.strip() and not _unsafe(v) for v in value):
         return tuple(" ".join(v.split()) for v in value)
     return None
 
@@ -163,6 +176,10 @@ def parse_glossary(data: bytes, filename: str) -> list[TermRecord]:
             problems.append(Problem(filename, line, f"term {slug!r}: a slug is lower-case letters, digits and "
                                                     "hyphens"))
             continue
+        if _RESERVED_SLUGS.fullmatch(slug):
+            problems.append(Problem(filename, line, f"term {slug!r}: this slug is used by the glossary page "
+                                                    "itself; choose another"))
+            continue
         if not isinstance(table, dict):
             problems.append(Problem(filename, line, f"term {slug!r} must be a table"))
             continue
@@ -173,11 +190,18 @@ def parse_glossary(data: bytes, filename: str) -> list[TermRecord]:
         values: dict[str, object] = {}
         for key in _REQUIRED_TERM_KEYS:
             value = table.get(key)
-            if not isinstance(value, str) or not value.strip():
+            if value is None or (isinstance(value, str) and not value.strip()):
                 problems.append(Problem(filename, line, f"term {slug!r}: missing {key!r}"))
                 bad = True
+            elif not isinstance(value, str):
+                problems.append(Problem(filename, line, f"term {slug!r}: {key!r} must be text in quotes"))
+                bad = True
+            elif _unsafe(value):
+                problems.append(Problem(filename, line, f"term {slug!r}: {key!r} contains the invisible "
+                                                        f"character {_unsafe(value)}"))
+                bad = True
             else:
-                values[key] = value.strip()
+                values[key] = " ".join(value.split()) if key in ("title", "short") else value.strip()
         for key in _LIST_TERM_KEYS:
             value = _string_list(table.get(key, []))
             if value is None:
@@ -186,13 +210,28 @@ def parse_glossary(data: bytes, filename: str) -> list[TermRecord]:
             else:
                 values[key] = value
         if not bad:
-            if len(values["title"]) > NAME_MAX:
-                problems.append(Problem(filename, line, f"term {slug!r}: title longer than {NAME_MAX} characters"))
+            problems.extend(_check_term_text(slug, values, filename, line))
             terms.append(TermRecord(slug=slug, line=line, **values))  # type: ignore[arg-type]
     problems.extend(_check_terms(terms, filename))
     if problems:
         raise ContentError(problems)
     return sorted(terms, key=lambda t: t.slug)
+
+
+def _check_term_text(slug: str, values: dict, filename: str, line: int | None) -> list[Problem]:
+    """The rules every language's glossary keeps: a short title, a short definition, numbers in the example."""
+    problems = []
+    if len(values["title"]) > NAME_MAX:
+        problems.append(Problem(filename, line, f"term {slug!r}: title longer than {NAME_MAX} characters"))
+    short = values["short"]
+    # Words are counted where a language writes spaces between them; otherwise by length.
+    too_long = len(short.split()) > SHORT_MAX_WORDS if " " in short else len(short) > SHORT_MAX_CHARACTERS
+    if too_long:
+        problems.append(Problem(filename, line, f"term {slug!r}: 'short' is longer than {SHORT_MAX_WORDS} "
+                                                "words; it is shown in a small box on bills"))
+    if not any(c.isdigit() for c in values["example"]):
+        problems.append(Problem(filename, line, f"term {slug!r}: 'example' needs numbers, such as amounts"))
+    return problems
 
 
 def _check_terms(terms: list[TermRecord], filename: str) -> list[Problem]:
@@ -208,7 +247,9 @@ def _check_terms(terms: list[TermRecord], filename: str) -> list[Problem]:
                                                              f"{owner[key]!r}"))
             owner.setdefault(key, term.slug)
         for slug in term.related:
-            if slug not in slugs or slug == term.slug:
+            if slug == term.slug:
+                problems.append(Problem(filename, term.line, f"term {term.slug!r}: a term is not related to itself"))
+            elif slug not in slugs:
                 problems.append(Problem(filename, term.line, f"term {term.slug!r}: related term {slug!r} does not "
                                                              "exist"))
     return problems
@@ -231,9 +272,20 @@ def parse_code(code_system: str, text: str) -> tuple[str, str] | str:
             if code_system == "revenue" and part.isdigit() and len(part) == 3:
                 return f"revenue code {part!r} needs its leading zero: '0{part}'"
             return f"{part!r} is not a {code_system} code"
+    if code_system == "cpt" and first == last:
+        # The AMA owns the descriptions of single CPT codes; a plain category covers a range of them.
+        return (f"CPT code {first!r} on its own: describe CPT codes by range, as a plain category "
+                "(for example 99281-99285)")
+    if code_kind(first) != code_kind(last):
+        return f"range {code!r} mixes kinds of code"
     if first > last:
         return f"range {code!r} runs backwards"
     return first, last
+
+
+def code_kind(code: str) -> str:
+    """CPT Category I codes end in a digit, Category II in F, III in T: ranges never mix them."""
+    return code[-1] if code[-1].isalpha() else "0"
 
 
 def parse_dictionary(data: bytes, filename: str) -> list[EntryRecord]:
@@ -305,6 +357,9 @@ def _dictionary_row(row: dict[str, str], filename: str, line: int, problems: lis
     code = parse_code(code_system, row["code"])
     if isinstance(code, str):
         problems.append(Problem(filename, line, code))
+    for column, value in (("name", name), ("explanation", explanation)):
+        if _unsafe(value):
+            problems.append(Problem(filename, line, f"the {column} contains the invisible character {_unsafe(value)}"))
     if not name:
         problems.append(Problem(filename, line, "the name is empty"))
     elif len(name) > NAME_MAX:
@@ -331,6 +386,13 @@ def write_dictionary(entries: Iterable[EntryRecord | object], stream: io.TextIOB
 
 # --- The built-in content folder --------------------------------------------------------------------
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ContentError([Problem(path.name, None, f"cannot be read ({error.strerror})")]) from None
+
+
 _GLOSSARY_FILE = re.compile(r"glossary\.([A-Za-z_]+)\.toml")
 _DICTIONARY_FILE = re.compile(r"dictionary\.([A-Za-z_]+)\.csv")
 
@@ -350,11 +412,16 @@ def read_content(directory: Path = CONTENT_DIR) -> Content:
                 continue
             try:
                 locale = check_locale(match.group(1), path.name)
-                target[locale] = parse(path.read_bytes(), path.name)
+                if locale in target:
+                    raise ContentError([Problem(path.name, None, f"a second file for {locale!r}")])
+                target[locale] = parse(_read(path), path.name)
             except ContentError as error:
                 problems.extend(error.problems)
-    if SOURCE_LOCALE not in content.glossary and not any(p.file.startswith("glossary.") for p in problems):
-        problems.append(Problem(str(directory), None, f"no glossary.{SOURCE_LOCALE}.toml"))
+    # The folder is the whole content: a missing source file would otherwise empty its table.
+    for name, loaded in ((f"glossary.{SOURCE_LOCALE}.toml", content.glossary),
+                         (f"dictionary.{SOURCE_LOCALE}.csv", content.dictionary)):
+        if SOURCE_LOCALE not in loaded and not any(p.file == name for p in problems):
+            problems.append(Problem(str(directory), None, f"no {name}"))
     source_slugs = {t.slug for t in content.glossary.get(SOURCE_LOCALE, [])}
     for locale, terms in content.glossary.items():
         for term in terms:

@@ -37,12 +37,14 @@ class TermMarker:
     def __init__(self, terms: Iterable[GlossaryTerm], render: Callable[[GlossaryTerm, str, str], str]) -> None:
         self._render = render
         self._by_phrase: dict[str, GlossaryTerm] = {}  # "out-of-pocket maximum" -> term
-        self._unspaced: dict[str, GlossaryTerm] = {}
+        unspaced: dict[str, GlossaryTerm] = {}
         for term in terms:
             for phrase in (*term.names, *term.matches):
                 key = " ".join(phrase.casefold().split())
-                target = self._by_phrase if _spaced(key) else self._unspaced
-                target.setdefault(key, term)
+                (self._by_phrase if _spaced(key) else unspaced).setdefault(key, term)
+        # Searched in the text itself, so that positions stay right even where case folding changes length.
+        self._unspaced = [(re.compile(re.escape(key), re.IGNORECASE), term)
+                          for key, term in sorted(unspaced.items(), key=lambda item: -len(item[0]))]
         self._first_words = {key.split(" ")[0] for key in self._by_phrase}
         self._longest = max((key.count(" ") + 1 for key in self._by_phrase), default=0)
         self._done: set[str] = set()
@@ -78,17 +80,16 @@ class TermMarker:
                 found.append(hit)
             else:
                 i += 1
-        if self._unspaced:
-            folded = text.casefold()
-            for phrase, term in self._unspaced.items():
-                at = folded.find(phrase)
-                if at >= 0 and not any(s < at + len(phrase) and at < e for s, e, _t in found):
-                    found.append((at, at + len(phrase), term))
-            found.sort(key=lambda hit: hit[0])
+        for pattern, term in self._unspaced:
+            hit = pattern.search(text)
+            if hit and not any(s < hit.end() and hit.start() < e for s, e, _t in found):
+                found.append((hit.start(), hit.end(), term))
+        found.sort(key=lambda hit: hit[0])
         return found
 
     def __call__(self, text: object) -> Markup:
-        text = str(text)
+        # A translated message is already Markup (its placeholders escaped): match on its plain text.
+        text = text.unescape() if isinstance(text, Markup) else str(text)
         known = self._seen.get(text)
         if known is not None and known <= self._done:
             return escape(text)

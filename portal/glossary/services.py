@@ -10,7 +10,7 @@ from typing import NamedTuple
 from sqlalchemy import insert, or_, select
 
 from ..extensions import db
-from .content import CONTENT_DIR, SOURCE_LOCALE, Content, EntryRecord, TermRecord, read_content
+from .content import CONTENT_DIR, SOURCE_LOCALE, Content, EntryRecord, TermRecord, code_kind, read_content
 from .models import SOURCE_BUILTIN, SOURCE_LOCAL, GlossaryTerm, ServiceDescription
 
 
@@ -151,8 +151,11 @@ class ServiceName:
 
 def normalise_code(code_system: str, code: str) -> str:
     code = code.strip().upper()
+    # Billing systems often drop leading zeros: revenue codes have four digits, CVX codes at least two.
     if code_system == "revenue" and code.isdigit() and len(code) == 3:
-        code = "0" + code  # billing systems often drop the leading zero
+        code = "0" + code
+    elif code_system == "cvx" and code.isdigit() and len(code) == 1:
+        code = "0" + code
     return code
 
 
@@ -207,7 +210,8 @@ def describe_codes(codes: Iterable[tuple[str, str]], locale: str) -> dict[tuple[
     for system, code in wanted:
         # Range ends and codes are compared as Python strings, not by the database's collation.
         matching = [e for e in by_system.get(system, ())
-                    if len(e.code_first) == len(code) and e.code_first <= code <= e.code_last]
+                    if len(e.code_first) == len(code) and code_kind(e.code_first) == code_kind(code)
+                    and e.code_first <= code <= e.code_last]
         if matching:
             found[(system, code)] = min(matching, key=lambda e: _preference(e, locale))
     return found
@@ -253,7 +257,7 @@ def search_terms(terms: list[GlossaryTerm], query: str) -> list[GlossaryTerm]:
 
     needle = form(query)
     if not needle:
-        return list(terms)
+        return []  # only punctuation: nothing to look for
     named, mentioned = [], []
     for term in terms:
         if any(needle in form(name) for name in (*term.names, *term.matches)):

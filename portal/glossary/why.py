@@ -60,6 +60,13 @@ def _part_of_total(part: str, amount: str) -> str:
     }[part]
 
 
+def _denied(amounts: dict[str, int]) -> bool:
+    """Insurance refused the service: it paid nothing, and what is left is not covered (no cost sharing)."""
+    return amounts["insurance_paid"] == 0 and (
+        amounts["allowed"] == 0
+        or (amounts["not_covered"] > 0 and not any(amounts[p] for p in ("deductible", "copay", "coinsurance"))))
+
+
 def explain_line(line: Adjudicated, currency: str, *, settled: bool = False) -> list[str]:
     """Explain what the patient owes on one line; ``settled`` when the statement is paid in full."""
     amounts = {field: line.minor(field) for field in
@@ -88,7 +95,7 @@ def explain_line(line: Adjudicated, currency: str, *, settled: bool = False) -> 
         return sentences
 
     allowed, paid, charge = amounts["allowed"], amounts["insurance_paid"], amounts["charge"]
-    denied = allowed == 0 and paid == 0
+    denied = _denied(amounts)
     if denied:
         sentences.append(_("Your insurance did not pay for this service."))
     elif allowed == charge:
@@ -115,6 +122,12 @@ def explain_line(line: Adjudicated, currency: str, *, settled: bool = False) -> 
     if owes == 0:
         sentences.append(_("Your insurance paid all of the agreed price, so you owe nothing.")
                          if paid and paid == allowed else _("You owe nothing for this service."))
+    elif parts == ["not_covered"] and not denied:
+        # Insurance paid for the service but not for all of it: say which part, not "not covered".
+        sentences.append(_("You paid %(amount)s because your plan does not cover that part of the service.",
+                           amount=money("patient_owes")) if settled else
+                         _("You owe %(amount)s because your plan does not cover that part of the service.",
+                           amount=money("patient_owes")))
     elif len(parts) == 1:
         sentences.append(_single_reason(parts[0], money("patient_owes"), settled))
     else:
@@ -139,18 +152,20 @@ def _all_of_it(part: str) -> str:
 def explain_statement(lines: Iterable[Adjudicated], currency: str, *, paid: Money, amount_due: Money) -> list[str]:
     """Explain a whole statement: charges, insurance, adjustments, the patient's share and payments."""
     lines = list(lines)
-    totals = dict.fromkeys(("charge", "insurance_paid", "contractual", "discount", "patient_owes", "self_pay",
-                            *SHARE_PARTS), 0)
+    totals = dict.fromkeys(("charge", "insurance_paid", "contractual", "write_off", "discount", "patient_owes",
+                            "self_pay", *SHARE_PARTS), 0)
     insured = False
     for line in lines:
         totals["charge"] += line.minor("charge")
         totals["patient_owes"] += line.minor("patient_owes")
         if line.insured:
             insured = True
-            totals["insurance_paid"] += line.minor("insurance_paid")
-            totals["contractual"] += line.minor("adjustment")
+            amounts = {field: line.minor(field) for field in ("allowed", "insurance_paid", *SHARE_PARTS)}
+            totals["insurance_paid"] += amounts["insurance_paid"]
+            # As each line says: taken off under the insurance agreement, or written off a refused service.
+            totals["write_off" if _denied(amounts) else "contractual"] += line.minor("adjustment")
             for part in SHARE_PARTS:
-                totals[part] += line.minor(part)
+                totals[part] += amounts[part]
         else:
             totals["discount"] += line.minor("adjustment")
             totals["self_pay"] += line.minor("patient_owes")
@@ -167,6 +182,9 @@ def explain_statement(lines: Iterable[Adjudicated], currency: str, *, paid: Mone
     if totals["contractual"]:
         sentences.append(_("The hospital took %(amount)s off under its agreements with your insurance.",
                            amount=money("contractual")))
+    if totals["write_off"]:
+        sentences.append(_("The hospital took %(amount)s off for services your insurance did not pay for.",
+                           amount=money("write_off")))
     if totals["discount"]:
         sentences.append(_("You got a self-pay discount of %(amount)s.", amount=money("discount")))
     if totals["patient_owes"]:
