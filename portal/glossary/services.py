@@ -176,11 +176,13 @@ class DictionaryEntry(NamedTuple):
 
 
 def _width(entry: DictionaryEntry) -> int:
-    if entry.code_first == entry.code_last:
+    """How many codes a range spans (0 for one code); a Category II or III range counts by its digits."""
+    first, last = entry.code_first, entry.code_last
+    if first == last:
         return 0
-    if entry.code_first.isdigit() and entry.code_last.isdigit():
-        return int(entry.code_last) - int(entry.code_first)
-    return 10 ** 9
+    if code_kind(first) != "0":
+        first, last = first[:-1], last[:-1]
+    return int(last) - int(first) if first.isdigit() and last.isdigit() else 10 ** 9
 
 
 def _preference(entry: DictionaryEntry, locale: str) -> tuple:
@@ -249,12 +251,14 @@ def glossary_terms(locale: str) -> list[GlossaryTerm]:
     return sorted(by_slug.values(), key=lambda t: fold(t.title))
 
 
+def _searchable(text: str) -> str:
+    # "out of pocket" finds "out-of-pocket maximum", and "co pay" finds "co-pay".
+    return " ".join(fold(text).replace("-", " ").split())
+
+
 def search_terms(terms: list[GlossaryTerm], query: str) -> list[GlossaryTerm]:
     """Terms matching ``query``: those it names first, then those that mention it."""
-    def form(text: str) -> str:
-        # "out of pocket" finds "out-of-pocket maximum", and "co pay" finds "co-pay".
-        return " ".join(fold(text).replace("-", " ").split())
-
+    form = _searchable
     needle = form(query)
     if not needle:
         return []  # only punctuation: nothing to look for
@@ -269,8 +273,8 @@ def search_terms(terms: list[GlossaryTerm], query: str) -> list[GlossaryTerm]:
 
 def find_term(name: str, locale: str) -> GlossaryTerm | None:
     """The term with this slug, title or synonym, so that ``/glossary/copay`` finds copayment."""
-    key = fold(name.replace("-", " ").strip())
+    key = _searchable(name)
     for term in glossary_terms(locale):
-        if term.slug == name or any(fold(n.replace("-", " ")) == key for n in (*term.names, *term.matches)):
+        if term.slug == name or any(_searchable(n) == key for n in (*term.names, *term.matches)):
             return term
     return None
