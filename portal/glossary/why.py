@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from ..i18n import _, current_locale, ngettext
+from ..i18n import _, _l, current_locale, ngettext
 from ..money import Money
 
 # The parts of a patient's share, in the order they are explained.
@@ -30,34 +30,41 @@ def _fmt(minor: int, currency: str) -> str:
     return Money(minor, currency).format(current_locale())
 
 
-def _single_reason(part: str, amount: str, settled: bool) -> str:
-    """One sentence for a share made of just one part."""
-    if settled:
-        return {
-            "deductible": _("You paid %(amount)s because it counts toward your deductible.", amount=amount),
-            "copay": _("You paid %(amount)s because it is your copay for this visit.", amount=amount),
-            "coinsurance": _("You paid %(amount)s because it is your coinsurance, your part of the agreed price.",
-                             amount=amount),
-            "not_covered": _("You paid %(amount)s because your plan does not cover it.", amount=amount),
-        }[part]
-    return {
-        "deductible": _("You owe %(amount)s because it counts toward your deductible.", amount=amount),
-        "copay": _("You owe %(amount)s because it is your copay for this visit.", amount=amount),
-        "coinsurance": _("You owe %(amount)s because it is your coinsurance, your part of the agreed price.",
-                         amount=amount),
-        "not_covered": _("You owe %(amount)s because your plan does not cover it.", amount=amount),
-    }[part]
+# Whole sentences for each part of a patient's share, translated only when one is used. Keys: the part,
+# or "not_covered_part" when insurance paid for the service but not for all of it.
+_OWE_BECAUSE = {
+    "deductible": _l("You owe %(amount)s because it counts toward your deductible."),
+    "copay": _l("You owe %(amount)s because it is your copay for this visit."),
+    "coinsurance": _l("You owe %(amount)s because it is your coinsurance, your part of the agreed price."),
+    "not_covered": _l("You owe %(amount)s because your plan does not cover it."),
+    "not_covered_part": _l("You owe %(amount)s because your plan does not cover that part of the service."),
+}
+_PAID_BECAUSE = {
+    "deductible": _l("You paid %(amount)s because it counts toward your deductible."),
+    "copay": _l("You paid %(amount)s because it is your copay for this visit."),
+    "coinsurance": _l("You paid %(amount)s because it is your coinsurance, your part of the agreed price."),
+    "not_covered": _l("You paid %(amount)s because your plan does not cover it."),
+    "not_covered_part": _l("You paid %(amount)s because your plan does not cover that part of the service."),
+}
+_PART_OF_TOTAL = {
+    "deductible": _l("%(amount)s of that counts toward your deductible."),
+    "copay": _l("%(amount)s of that is your copay."),
+    "coinsurance": _l("%(amount)s of that is your coinsurance."),
+    "not_covered": _l("%(amount)s of that is not covered by your plan."),
+    "self_pay": _l("%(amount)s of that is for care with no insurance."),
+}
+_ALL_OF_IT = {
+    "deductible": _l("All of it counts toward your deductible."),
+    "copay": _l("All of it is your copay."),
+    "coinsurance": _l("All of it is your coinsurance."),
+    "not_covered": _l("All of it is for care your plan does not cover."),
+    "self_pay": _l("All of it is for care with no insurance."),
+}
 
 
-def _part_of_total(part: str, amount: str) -> str:
-    """One sentence for one part of a share made of several."""
-    return {
-        "deductible": _("%(amount)s of that counts toward your deductible.", amount=amount),
-        "copay": _("%(amount)s of that is your copay.", amount=amount),
-        "coinsurance": _("%(amount)s of that is your coinsurance.", amount=amount),
-        "not_covered": _("%(amount)s of that is not covered by your plan.", amount=amount),
-        "self_pay": _("%(amount)s of that is for care with no insurance.", amount=amount),
-    }[part]
+def _say(message, **values: str) -> str:  # noqa: ANN001 (a lazy gettext string)
+    """Translate a message from the tables above now, in the active locale, and fill its placeholders."""
+    return str(message) % values if values else str(message)
 
 
 def _denied(amounts: dict[str, int]) -> bool:
@@ -122,31 +129,17 @@ def explain_line(line: Adjudicated, currency: str, *, settled: bool = False) -> 
     if owes == 0:
         sentences.append(_("Your insurance paid all of the agreed price, so you owe nothing.")
                          if paid and paid == allowed else _("You owe nothing for this service."))
-    elif parts == ["not_covered"] and not denied:
-        # Insurance paid for the service but not for all of it: say which part, not "not covered".
-        sentences.append(_("You paid %(amount)s because your plan does not cover that part of the service.",
-                           amount=money("patient_owes")) if settled else
-                         _("You owe %(amount)s because your plan does not cover that part of the service.",
-                           amount=money("patient_owes")))
     elif len(parts) == 1:
-        sentences.append(_single_reason(parts[0], money("patient_owes"), settled))
+        # Insurance paid for the service but not for all of it: say which part, not "not covered".
+        reason = "not_covered_part" if parts == ["not_covered"] and not denied else parts[0]
+        sentences.append(_say((_PAID_BECAUSE if settled else _OWE_BECAUSE)[reason], amount=money("patient_owes")))
     else:
         sentences.append(_("You paid %(amount)s in all.", amount=money("patient_owes")) if settled
                          else _("You owe %(amount)s in all.", amount=money("patient_owes")))
-        sentences.extend(_part_of_total(part, money(part)) for part in parts)
+        sentences.extend(_say(_PART_OF_TOTAL[part], amount=money(part)) for part in parts)
     if denied and amounts["not_covered"]:
         sentences.append(_("If you think this is wrong, you can ask your insurance for an appeal."))
     return sentences
-
-
-def _all_of_it(part: str) -> str:
-    return {
-        "deductible": _("All of it counts toward your deductible."),
-        "copay": _("All of it is your copay."),
-        "coinsurance": _("All of it is your coinsurance."),
-        "not_covered": _("All of it is for care your plan does not cover."),
-        "self_pay": _("All of it is for care with no insurance."),
-    }[part]
 
 
 def explain_statement(lines: Iterable[Adjudicated], currency: str, *, paid: Money, amount_due: Money) -> list[str]:
@@ -191,9 +184,9 @@ def explain_statement(lines: Iterable[Adjudicated], currency: str, *, paid: Mone
         sentences.append(_("Your share is %(amount)s.", amount=money("patient_owes")))
         parts = [part for part in (*SHARE_PARTS, "self_pay") if totals[part]]
         if len(parts) == 1:
-            sentences.append(_all_of_it(parts[0]))
+            sentences.append(_say(_ALL_OF_IT[parts[0]]))
         else:
-            sentences.extend(_part_of_total(part, money(part)) for part in parts)
+            sentences.extend(_say(_PART_OF_TOTAL[part], amount=money(part)) for part in parts)
     if paid.is_positive:
         sentences.append(_("You have paid %(amount)s.", amount=paid.format(current_locale())))
     if amount_due.is_positive:
