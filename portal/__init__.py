@@ -41,13 +41,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .glossary.views import bp as glossary_bp
     from .health import bp as health_bp
     from .payments import models as _payment_models  # noqa: F401
+    from .payments.cli import payments_cli
+    from .payments.views import bp as payments_bp
+    from .payments.webhooks import bp as webhooks_bp
     from .questions import models as _question_models  # noqa: F401
 
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(billing_bp)
     app.register_blueprint(glossary_bp)
+    app.register_blueprint(payments_bp)
+    app.register_blueprint(webhooks_bp)
     app.cli.add_command(demo_cli)
     app.cli.add_command(glossary_cli)
     app.cli.add_command(dictionary_cli)
+    app.cli.add_command(payments_cli)
     return app

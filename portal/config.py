@@ -46,6 +46,22 @@ DEFAULTS: dict[str, Any] = {
     "PERMANENT_SESSION_LIFETIME": 30 * 60,
     "SESSION_REFRESH_EACH_REQUEST": True,
     "WTF_CSRF_TIME_LIMIT": 3600,
+    # Stripe. Empty keys mean card payments are switched off (the pay button says so); the demo and the
+    # tests point these at the local stand-in, production at Stripe with live keys.
+    "STRIPE_SECRET_KEY": "",
+    "STRIPE_PUBLISHABLE_KEY": "",
+    "STRIPE_WEBHOOK_SECRET": "",
+    "STRIPE_API_BASE": "https://api.stripe.com",
+    "STRIPE_JS_URL": "https://js.stripe.com/v3/",
+    # Stripe.js opens 3-D Secure and its card fields in frames from these origins.
+    "STRIPE_FRAME_ORIGINS": ["https://js.stripe.com", "https://hooks.stripe.com"],
+    # How long the payment page waits for Stripe's webhook before asking Stripe itself whether a payment went through.
+    "STRIPE_WEBHOOK_GRACE_SECONDS": 10,
+    # Seconds to wait for Stripe before telling the patient to try again.
+    "STRIPE_TIMEOUT": 20,
+    # The smallest part payment, in minor units of the statement's currency (100 = 1.00); a smaller
+    # amount due can still be paid in full.
+    "PAYMENT_MINIMUM_MINOR": 100,
 }
 
 
@@ -81,5 +97,8 @@ def check_production(config: dict[str, Any]) -> None:
     key = config.get("SECRET_KEY") or ""
     if key == DEVELOPMENT_SECRET_KEY or len(str(key)) < 32:
         problems.append("PORTAL_SECRET_KEY must be set to a random value of at least 32 characters")
+    for setting in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET"):
+        if not config.get(setting):
+            problems.append(f"PORTAL_{setting} must be set")
     if problems:
         raise UnsafeConfiguration("; ".join(problems))

@@ -1,22 +1,53 @@
 """Security headers on every response, and trust in the load balancer's X-Forwarded-* headers."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-# No inline script or style anywhere; the card form's Stripe.js sources are added by the payments issue.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+_DIRECTIVES = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "frame-src": ["'none'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+
+
+def _policy(extra: Mapping[str, Iterable[str]] | None = None) -> str:
+    parts = []
+    for name, sources in _DIRECTIVES.items():
+        added = list((extra or {}).get(name, ()))
+        if added and sources == ["'none'"]:
+            sources = []
+        parts.append(" ".join(dict.fromkeys([name, *sources, *added])))
+    return "; ".join(parts)
+
+
+# No inline script or style anywhere, and no third party: only the card form adds Stripe's origins.
+CONTENT_SECURITY_POLICY = _policy()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def card_form_policy(config: Mapping[str, Any]) -> str:
+    """The policy of the pages that carry the card form: ours plus Stripe.js, its API and its frames."""
+    script = _origin(config["STRIPE_JS_URL"])
+    return _policy({"script-src": [script], "connect-src": [_origin(config["STRIPE_API_BASE"]), script],
+                    "frame-src": [script, *config["STRIPE_FRAME_ORIGINS"]],
+                    "img-src": ["https://*.stripe.com"]})
 
 
 def _add_headers(response: Response) -> Response:

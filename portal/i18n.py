@@ -11,7 +11,7 @@ from typing import Any
 
 from babel.dates import get_date_format
 from flask import Flask, current_app, request
-from flask_babel import format_date, get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -109,6 +109,13 @@ def date_filter(value: date | datetime | None, format: str = "long") -> str:
     return format_date(value, format=format)
 
 
+def datetime_filter(value: datetime | None, format: str = "long") -> str:
+    # A moment (a payment) in the hospital's time zone, with the zone named: "…, 1:20:05 PM CST".
+    if value is None:
+        return ""
+    return format_datetime(value, format=format)
+
+
 def init_app(app: Flask) -> None:
     root = os.path.dirname(app.root_path)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", os.path.join(root, "translations"))
@@ -116,6 +123,7 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=_select_timezone)
     app.jinja_env.filters["money"] = money_filter
     app.jinja_env.filters["date"] = date_filter
+    app.jinja_env.filters["datetime"] = datetime_filter
     app.jinja_env.policies["ext.i18n.trimmed"] = True
 
     @app.context_processor

@@ -9,7 +9,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Iterable
 
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import (NumberFormatError, format_currency, get_currency_precision, get_currency_symbol,
+                           parse_decimal)
 
 
 @lru_cache(maxsize=8192)
@@ -21,6 +22,15 @@ def _format(minor: int, currency: str, locale: str) -> str:
 
 class CurrencyMismatch(ValueError):
     """Raised when amounts in two currencies meet in one calculation."""
+
+
+class AmountError(ValueError):
+    """An amount typed by a person that is not one: ``reason`` is ``"not_a_number"``, ``"too_many_decimals"``
+    or ``"not_positive"``, for the form to explain in the reader's language."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True, order=False)
@@ -97,3 +107,29 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.to_decimal()} {self.currency}"
+
+
+def parse_amount(text: str, currency: str, locale: str) -> Money:
+    """Read an amount a person typed (``25``, ``1,234.50``, ``$25.50``; ``1.234,50`` in Spanish) as Money.
+
+    The currency symbol or code may be typed or left out. Raises AmountError for text that is not a
+    number, has more decimals than the currency has (``10.005`` dollars), or is zero or negative.
+    """
+    cleaned = text.strip().replace(get_currency_symbol(currency, locale), "").replace(currency, "")
+    cleaned = cleaned.replace(currency.lower(), "").strip()
+    # Letters left over (an exponent, another currency's code) make it something other than an amount.
+    if not cleaned or len(cleaned) > 30 or any(char.isalpha() for char in cleaned):
+        raise AmountError("not_a_number")
+    try:
+        value = parse_decimal(cleaned, locale=locale, strict=True)
+    except NumberFormatError:
+        raise AmountError("not_a_number") from None
+    if not value.is_finite():
+        raise AmountError("not_a_number")
+    places = get_currency_precision(currency)
+    minor = value.scaleb(places)
+    if minor != minor.to_integral_value():
+        raise AmountError("too_many_decimals")
+    if minor <= 0:
+        raise AmountError("not_positive")
+    return Money(int(minor), currency)

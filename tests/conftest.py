@@ -23,6 +23,10 @@ from portal.payments.models import Payment
 
 TEST_DATABASE_URL = os.environ.get("PORTAL_TEST_DATABASE_URL")
 SECRET = "test-secret-key-long-enough-for-production-checks"
+STRIPE_KEYS = {"STRIPE_SECRET_KEY": "sk_test_portal_tests", "STRIPE_PUBLISHABLE_KEY": "pk_test_portal_tests",
+               "STRIPE_WEBHOOK_SECRET": "whsec_portal_tests"}
+# Set by the localstripe fixture for the whole run; an address nothing listens on until then.
+_STRIPE_BASE = {"url": "http://127.0.0.1:9"}
 
 
 def app_config(database_url: str, **overrides) -> dict:
@@ -33,8 +37,54 @@ def app_config(database_url: str, **overrides) -> dict:
         # The cheapest argon2id parameters: the same algorithm, fast enough for hundreds of sign-ins.
         "PASSWORD_HASH_PROFILE": "CHEAPEST",
         "RATELIMIT_STORAGE_URI": "memory://",
+        **STRIPE_KEYS,
+        "STRIPE_API_BASE": _STRIPE_BASE["url"],
+        "STRIPE_JS_URL": _STRIPE_BASE["url"] + "/js.stripe.com/v3/",
+        "STRIPE_TIMEOUT": 5,
         **overrides,
     }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_port(port: int, seconds: float = 15) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing answered on port {port}")
+
+
+@pytest.fixture(scope="session")
+def localstripe(tmp_path_factory):
+    """The local Stripe stand-in, a real HTTP server, started once for the run from scratch."""
+    import subprocess
+    import sys
+
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("localstripe") / "localstripe.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+                               stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_port(port)
+        _STRIPE_BASE["url"] = f"http://127.0.0.1:{port}"
+        yield _STRIPE_BASE["url"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
 
 
 class IsolatedClient(FlaskClient):
@@ -76,7 +126,7 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
-def make_app(migrated):
+def make_app(migrated, localstripe):
     """Build an app on the test database with extra settings; tables are emptied afterwards."""
     apps = []
 
@@ -312,3 +362,51 @@ def smtp_server():
     yield state
     listener.close()
     thread.join(timeout=5)
+
+
+def sign_webhook(payload: bytes, secret: str = STRIPE_KEYS["STRIPE_WEBHOOK_SECRET"],
+                 timestamp: int | None = None) -> str:
+    """A Stripe-Signature header made the way Stripe makes it: HMAC-SHA256 of "<t>.<body>"."""
+    import hashlib
+    import hmac
+    import time
+
+    t = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+@pytest.fixture
+def deliver(client):
+    """POST an event to the webhook, signed as Stripe signs it."""
+    import json
+
+    def post(event: dict, *, signature: str | None = None):
+        body = json.dumps(event).encode()
+        return client.post("/stripe/webhook", data=body, content_type="application/json",
+                           headers={"Stripe-Signature": signature or sign_webhook(body)})
+
+    return post
+
+
+@pytest.fixture
+def live_server(make_app, localstripe):
+    """The portal served over HTTP on a free port, with the stand-in's webhooks pointed at it."""
+    import threading
+    import urllib.request
+    from types import SimpleNamespace
+
+    from werkzeug.serving import make_server
+
+    app = make_app()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    data = f"url={url}/stripe/webhook&secret={STRIPE_KEYS['STRIPE_WEBHOOK_SECRET']}".encode()
+    urllib.request.urlopen(urllib.request.Request(f"{localstripe}/_config/webhooks/portal", data=data), timeout=5)
+    try:
+        yield SimpleNamespace(url=url, app=app)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -1,5 +1,7 @@
 """Signing in and out: the session is new at sign-in, cookies are locked down, failures say nothing more."""
 from portal.audit.models import AuditEvent
+
+from .conftest import STRIPE_KEYS
 from portal.auth import services
 from portal.extensions import db
 
@@ -55,7 +57,7 @@ def test_idle_sessions_end(make_app, make):
 
 
 def test_production_cookies_are_secure(make_app, make):
-    app = make_app(ENV="production")
+    app = make_app(ENV="production", **STRIPE_KEYS)
     make.user()
     client = app.test_client()
     page = client.get("/login", base_url="https://portal.example").get_data(as_text=True)

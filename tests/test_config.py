@@ -3,6 +3,8 @@ import pytest
 from portal import create_app
 from portal.config import DEVELOPMENT_SECRET_KEY, UnsafeConfiguration
 
+from .conftest import STRIPE_KEYS
+
 
 def test_production_refuses_the_development_secret_key(database_url):
     with pytest.raises(UnsafeConfiguration, match="PORTAL_SECRET_KEY"):
@@ -12,7 +14,8 @@ def test_production_refuses_the_development_secret_key(database_url):
 
 
 def test_production_marks_cookies_secure(database_url):
-    app = create_app({"ENV": "production", "SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": database_url})
+    app = create_app({"ENV": "production", "SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": database_url,
+                      **STRIPE_KEYS})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
@@ -42,3 +45,10 @@ def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch):
     monkeypatch.delenv("PORTAL_SQLALCHEMY_DATABASE_URI", raising=False)
     app = create_app()
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{app.instance_path}/portal.sqlite3"
+
+
+def test_production_refuses_to_start_without_stripe_keys(database_url):
+    with pytest.raises(UnsafeConfiguration) as refused:
+        create_app({"ENV": "production", "SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": database_url})
+    for setting in ("PORTAL_STRIPE_SECRET_KEY", "PORTAL_STRIPE_PUBLISHABLE_KEY", "PORTAL_STRIPE_WEBHOOK_SECRET"):
+        assert setting in str(refused.value)

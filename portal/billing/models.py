@@ -47,6 +47,8 @@ class Account(db.Model):
     guarantor_name: Mapped[str] = mapped_column(String(200))
     mailing_address: Mapped[str] = mapped_column(Text)
     preferred_locale: Mapped[str] = mapped_column(String(16), default="en")
+    # The guarantor as a Stripe Customer: card payments attach to it, and payment plans will reuse it.
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     organisation: Mapped[Organisation] = relationship(back_populates="accounts")

@@ -1,18 +1,16 @@
 """Patients' statements: the list and one itemised statement; billing staff's statement search."""
 from __future__ import annotations
 
-import math
-import time
-
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..audit.web import audit
-from ..auth import quickpay
 from ..extensions import db
 from ..glossary.web import term_marker
 from ..i18n import _l, current_locale
+from ..payments.stripe_gateway import enabled as gateway_enabled
 from . import services
+from .access import current_viewer, statement_for
 
 bp = Blueprint("billing", __name__)
 
@@ -56,25 +54,17 @@ def statements():
 
 @bp.route("/statements/<number>")
 def statement(number: str):
-    now = time.time()
-    guest_grants = quickpay.granted_statements(session, now)
-    is_staff = current_user.is_authenticated and current_user.is_staff
-    own_accounts = ({a.id for a in current_user.accounts} if current_user.is_authenticated and not is_staff
-                    else set())
-    found = services.visible_statement(number[:40], account_ids=own_accounts, all_statements=is_staff,
-                                       guest_statement_ids=guest_grants.keys())
+    viewer = current_viewer()
+    found = statement_for(viewer, number)
     if found is None:
         abort(404)
-    as_guest = not is_staff and found.account_id not in own_accounts
-    audit("statement.viewed", "statement", found.id, guest=as_guest)
+    audit("statement.viewed", "statement", found.id, guest=viewer.is_guest_for(found))
     # Committed before the page's data is loaded, so that the commit does not expire it.
     db.session.commit()
     page = services.statement_page(found, current_locale())
-    guest_minutes_left = None
-    if as_guest and found.id in guest_grants:
-        guest_minutes_left = max(1, math.ceil((guest_grants[found.id] - now) / 60))
     return render_template("billing/statement.html", page=page, summary=page.summary, statement=found,
-                           guest_minutes_left=guest_minutes_left, terms=term_marker())
+                           guest_minutes_left=viewer.guest_minutes_left(found), terms=term_marker(),
+                           payments_enabled=gateway_enabled())
 
 
 @bp.route("/staff/statements")

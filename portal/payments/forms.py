@@ -1,0 +1,45 @@
+"""The pay form (how much, where to send the receipt) and the staff refund form."""
+from __future__ import annotations
+
+import secrets
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, RadioField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from ..i18n import _l
+
+FULL, OTHER = "full", "other"
+
+
+def new_attempt_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class PayForm(FlaskForm):
+    choice = RadioField(_l("How much do you want to pay?"), choices=[(FULL, ""), (OTHER, "")], default=FULL,
+                        validators=[DataRequired(_l("Choose how much you want to pay."))])
+    other_amount = StringField(_l("Amount"), validators=[Length(max=30)])
+    receipt_email = EmailField(_l("Email for your receipt (optional)"),
+                               validators=[Optional(), Email(_l("Enter an email address like name@example.com.")),
+                                           Length(max=254)])
+    # A one-time token per form: sending the same form twice finds the payment it already started.
+    attempt = HiddenField(default=new_attempt_key, validators=[DataRequired(), Length(min=16, max=64)])
+
+
+class CardForm(FlaskForm):
+    """Filled in by the card script once Stripe.js has set the card up; the card itself never comes here."""
+
+    setup_intent = HiddenField(validators=[DataRequired(), Length(max=255)])
+
+
+class RefundForm(FlaskForm):
+    amount = StringField(_l("Amount to refund"), validators=[DataRequired(_l("Enter the amount to refund.")),
+                                                            Length(max=30)])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(_l("Say why this payment is refunded.")),
+                                                     Length(max=500)])
+    attempt = HiddenField(default=new_attempt_key, validators=[DataRequired(), Length(min=16, max=64)])
+
+
+class ReviewedForm(FlaskForm):
+    """A button: staff have looked at a Stripe event that needed review."""

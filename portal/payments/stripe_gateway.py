@@ -1,0 +1,231 @@
+"""The one module that talks to Stripe. Everything else calls these small functions.
+
+It speaks to whatever ``STRIPE_API_BASE`` names: Stripe itself, or the local stand-in in development
+and tests, through the same calls. Results come back as plain values (dataclasses and dicts), so no
+other module depends on the ``stripe`` package's types. Card data never passes through here: the
+browser hands the card to Stripe.js, and we only see Stripe's ids, the card brand and last four digits.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from flask import current_app
+
+log = logging.getLogger("portal.payments.stripe")
+
+
+class GatewayError(RuntimeError):
+    """Stripe could not be reached or refused the request for a reason the patient cannot fix."""
+
+
+class CardDeclined(GatewayError):
+    """The card was refused: ``code`` is Stripe's decline code, ``message`` Stripe's own words."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"card declined: {code}")
+        self.code = code
+        self.message = message
+
+
+class BadSignature(ValueError):
+    """A webhook whose Stripe-Signature header is missing or does not match the body."""
+
+
+@dataclass(frozen=True)
+class SetupResult:
+    id: str
+    status: str
+    customer: str | None
+    payment_method: str | None
+    card_brand: str | None
+    card_last4: str | None
+    metadata: dict[str, str]
+
+
+@dataclass(frozen=True)
+class IntentResult:
+    id: str
+    status: str
+    amount: int
+    currency: str
+    client_secret: str
+    charge_id: str | None
+    metadata: dict[str, str]
+    created: int
+    # Stripe's code and words for the last failed attempt, if any.
+    error_code: str | None
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    id: str
+    amount: int
+    status: str
+    charge_id: str | None
+
+
+def _client() -> stripe.StripeClient:
+    config = current_app.config
+    if not config.get("STRIPE_SECRET_KEY"):
+        raise GatewayError("card payments are not configured (PORTAL_STRIPE_SECRET_KEY is empty)")
+    http_client = stripe.RequestsClient(timeout=int(config["STRIPE_TIMEOUT"]))
+    # Stripe's SDK retries network failures itself, with the same idempotency key each time.
+    return stripe.StripeClient(config["STRIPE_SECRET_KEY"], base_addresses={"api": config["STRIPE_API_BASE"]},
+                               max_network_retries=2, http_client=http_client)
+
+
+def enabled() -> bool:
+    """Whether card payments are configured at all."""
+    config = current_app.config
+    return bool(config.get("STRIPE_SECRET_KEY") and config.get("STRIPE_PUBLISHABLE_KEY"))
+
+
+def _call(what: str, function, *args, **kwargs):  # noqa: ANN001, ANN202 (a bound SDK method)
+    """Call the SDK, turning its errors into ours; the log names the call and Stripe's code, never card data.
+
+    Objects come back as plain dicts; lists as the SDK's list, for paging.
+    """
+    try:
+        result = function(*args, **kwargs)
+        return result if isinstance(result, stripe.ListObject) else result.to_dict()
+    except stripe.CardError as error:
+        log.info("%s: card declined (%s)", what, error.code)
+        raise CardDeclined(error.code or "card_declined", error.user_message or "") from error
+    except stripe.StripeError as error:
+        log.warning("%s failed: %s (HTTP %s, code %s)", what, type(error).__name__, error.http_status,
+                    error.code)
+        raise GatewayError(f"{what} failed: {type(error).__name__}") from error
+
+
+def _id(value: Any) -> str | None:
+    """An id from a field Stripe sends either as an id or as the expanded object."""
+    if value is None or isinstance(value, str):
+        return value
+    return value["id"]
+
+
+def _intent(pi: Any) -> IntentResult:
+    error = pi.get("last_payment_error") or {}
+    return IntentResult(id=pi["id"], status=pi["status"], amount=int(pi["amount"]), currency=pi["currency"].upper(),
+                        client_secret=pi.get("client_secret") or "", charge_id=_id(pi.get("latest_charge")),
+                        metadata=dict(pi.get("metadata") or {}), created=int(pi.get("created") or 0),
+                        error_code=error.get("decline_code") or error.get("code"),
+                        error_message=error.get("message"))
+
+
+def ensure_customer(name: str, account_number: str, idempotency_key: str) -> str:
+    """Create the guarantor's Stripe Customer and return its id."""
+    customer = _call("create customer", _client().v1.customers.create,
+                     params={"name": name, "metadata": {"account": account_number}},
+                     options={"idempotency_key": idempotency_key})
+    return customer["id"]
+
+
+def create_payment_intent(*, amount: int, currency: str, customer: str, metadata: dict[str, str],
+                          idempotency_key: str) -> IntentResult:
+    """Create a card PaymentIntent for ``amount`` minor units; Stripe returns the same one for the same key."""
+    pi = _call("create payment intent", _client().v1.payment_intents.create,
+               params={"amount": amount, "currency": currency.lower(), "customer": customer,
+                       "payment_method_types": ["card"], "metadata": metadata},
+               options={"idempotency_key": idempotency_key})
+    return _intent(pi)
+
+
+def create_setup_intent(*, customer: str, metadata: dict[str, str]) -> tuple[str, str]:
+    """Create a SetupIntent for the card form; return its id and the client secret the browser needs."""
+    seti = _call("create setup intent", _client().v1.setup_intents.create,
+                 params={"customer": customer, "usage": "on_session", "payment_method_types": ["card"],
+                         "metadata": metadata})
+    return seti["id"], seti["client_secret"]
+
+
+def retrieve_setup_intent(setup_intent_id: str) -> SetupResult:
+    """What Stripe says of a SetupIntent the browser confirmed, with its card's brand and last four digits."""
+    seti = _call("retrieve setup intent", _client().v1.setup_intents.retrieve, setup_intent_id,
+                 params={"expand": ["payment_method"]})
+    method = seti.get("payment_method")
+    card = (method.get("card") if method is not None and not isinstance(method, str) else None) or {}
+    return SetupResult(id=seti["id"], status=seti["status"], customer=_id(seti.get("customer")),
+                       payment_method=_id(method), card_brand=card.get("brand"), card_last4=card.get("last4"),
+                       metadata=dict(seti.get("metadata") or {}))
+
+
+def confirm_payment_intent(payment_intent_id: str, payment_method: str, idempotency_key: str) -> IntentResult:
+    """Set the card on the PaymentIntent and confirm it: Stripe charges it, or asks for 3-D Secure.
+
+    Two calls, because confirming with a ``payment_method`` argument is not supported everywhere we run.
+    Raises CardDeclined when the card is refused.
+    """
+    client = _client()
+    _call("update payment intent", client.v1.payment_intents.update, payment_intent_id,
+          params={"payment_method": payment_method}, options={"idempotency_key": idempotency_key + "-pm"})
+    pi = _call("confirm payment intent", client.v1.payment_intents.confirm, payment_intent_id,
+               options={"idempotency_key": idempotency_key + "-confirm"})
+    return _intent(pi)
+
+
+def retrieve_payment_intent(payment_intent_id: str) -> IntentResult:
+    return _intent(_call("retrieve payment intent", _client().v1.payment_intents.retrieve, payment_intent_id))
+
+
+def cancel_payment_intent(payment_intent_id: str) -> None:
+    """Cancel a PaymentIntent whose attempt failed, so that it can never be charged later."""
+    _call("cancel payment intent", _client().v1.payment_intents.cancel, payment_intent_id)
+
+
+def card_of_payment_intent(payment_intent_id: str) -> tuple[str | None, str | None]:
+    """The brand and last four digits of the card a PaymentIntent was paid with."""
+    pi = _call("retrieve payment intent", _client().v1.payment_intents.retrieve, payment_intent_id,
+               params={"expand": ["payment_method"]})
+    method = pi.get("payment_method")
+    card = (method.get("card") if method is not None and not isinstance(method, str) else None) or {}
+    return card.get("brand"), card.get("last4")
+
+
+def list_payment_intents(since: int) -> Iterator[IntentResult]:
+    """Every PaymentIntent created at or after the Unix time ``since``, page by page.
+
+    Filtered here rather than with Stripe's ``created`` parameter, which the local stand-in refuses;
+    one code path for both matters more than the pages saved.
+    """
+    page = _call("list payment intents", _client().v1.payment_intents.list, params={"limit": 100})
+    for pi in page.auto_paging_iter():
+        if int(pi["created"] or 0) >= since:
+            yield _intent(pi.to_dict())
+
+
+def create_refund(*, payment_intent_id: str, amount: int, metadata: dict[str, str],
+                  idempotency_key: str) -> RefundResult:
+    refund = _call("create refund", _client().v1.refunds.create,
+                   params={"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata},
+                   options={"idempotency_key": idempotency_key})
+    return RefundResult(id=refund["id"], amount=int(refund["amount"]), status=refund["status"],
+                        charge_id=_id(refund.get("charge")))
+
+
+def list_refunds(charge_id: str) -> list[RefundResult]:
+    """Every refund of a charge, for an event that did not carry them."""
+    page = _call("list refunds", _client().v1.refunds.list, params={"charge": charge_id, "limit": 100})
+    return [RefundResult(id=r["id"], amount=int(r["amount"]), status=r["status"], charge_id=_id(r["charge"]))
+            for r in page.auto_paging_iter()]
+
+
+def verify_webhook(payload: bytes, signature: str | None) -> dict[str, Any]:
+    """Check the Stripe-Signature header against the raw body and return the event as a plain dict."""
+    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET")
+    if not secret:
+        raise BadSignature("PORTAL_STRIPE_WEBHOOK_SECRET is not set")
+    if not signature:
+        raise BadSignature("no Stripe-Signature header")
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, secret)
+    except stripe.SignatureVerificationError as error:
+        raise BadSignature(str(error)) from error
+    except ValueError as error:
+        raise BadSignature("the body is not JSON") from error
+    return event.to_dict()
