@@ -4,8 +4,8 @@ from __future__ import annotations
 import secrets
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, RadioField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms import EmailField, HiddenField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional
 
 from ..i18n import _l
 
@@ -17,8 +17,9 @@ def new_attempt_key() -> str:
 
 
 class PayForm(FlaskForm):
-    choice = RadioField(_l("How much do you want to pay?"), choices=[(FULL, ""), (OTHER, "")], default=FULL,
-                        validators=[DataRequired(_l("Choose how much you want to pay."))])
+    # Two radio buttons, written out in the template with the amounts in their labels.
+    choice = StringField(_l("How much do you want to pay?"), default=FULL,
+                         validators=[AnyOf((FULL, OTHER), message=_l("Choose how much you want to pay."))])
     other_amount = StringField(_l("Amount"), validators=[Length(max=30)])
     receipt_email = EmailField(_l("Email for your receipt (optional)"),
                                validators=[Optional(), Email(_l("Enter an email address like name@example.com.")),
