@@ -118,6 +118,8 @@ class Refund(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
     stripe_refund_id: Mapped[str] = mapped_column(String(255), unique=True)
+    # The staff refund form's one-time token: the same form sent twice refunds once.
+    attempt_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     amount: Mapped[int]
     reason: Mapped[str | None] = mapped_column(Text)
     # Who asked for it in the portal; None when it was made at Stripe's dashboard and reached us by event.

@@ -235,7 +235,7 @@ def post_success(payment: Payment, *, amount: int, currency: str, charge_id: str
 
 
 def sync_refunds(payment: Payment, refunds: Iterable[gateway.RefundResult], *, reason: str | None = None,
-                 user_id: int | None = None) -> bool:
+                 user_id: int | None = None, attempt_key: str | None = None) -> bool:
     """Store each succeeded refund once (by Stripe id) and bring the payment's totals and status in line."""
     # Read from the database under the lock, not from a collection this session may have loaded earlier.
     known = set(db.session.scalars(select(Refund.stripe_refund_id).where(Refund.payment_id == payment.id)))
@@ -244,7 +244,7 @@ def sync_refunds(payment: Payment, refunds: Iterable[gateway.RefundResult], *, r
         if refund.id in known or refund.status not in ("succeeded", "pending"):
             continue
         db.session.add(Refund(payment=payment, stripe_refund_id=refund.id, amount=refund.amount,
-                              reason=reason, created_by_user_id=user_id))
+                              reason=reason, created_by_user_id=user_id, attempt_key=attempt_key))
         known.add(refund.id)
         changed = True
     db.session.flush()
@@ -410,6 +410,8 @@ def refund_payment(payment: Payment, amount: Money, *, reason: str, user_id: int
     The form's one-time ``attempt_key`` is the idempotency key, so a resent form refunds once.
     """
     payment = _locked_payment(payment.id)
+    if db.session.scalar(select(Refund.id).where(Refund.attempt_key == attempt_key)) is not None:
+        return False
     if not payment.settled or payment.method != "card" or not payment.stripe_payment_intent_id:
         raise PaymentRefused("not_refundable")
     if amount.currency != payment.currency or not amount.is_positive:
@@ -419,7 +421,7 @@ def refund_payment(payment: Payment, amount: Money, *, reason: str, user_id: int
     refund = gateway.create_refund(payment_intent_id=payment.stripe_payment_intent_id, amount=amount.minor,
                                    metadata={"portal_payment": payment.public_id},
                                    idempotency_key=f"refund-{payment.public_id}-{attempt_key}")
-    return sync_refunds(payment, [refund], reason=reason, user_id=user_id)
+    return sync_refunds(payment, [refund], reason=reason, user_id=user_id, attempt_key=attempt_key)
 
 
 # -------------------------------------------------------------------------------------------- reconcile

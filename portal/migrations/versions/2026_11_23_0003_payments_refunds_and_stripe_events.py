@@ -26,6 +26,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('payment_id', sa.Integer(), nullable=False),
     sa.Column('stripe_refund_id', sa.String(length=255), nullable=False),
+    sa.Column('attempt_key', sa.String(length=64), nullable=True),
     sa.Column('amount', sa.Integer(), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('created_by_user_id', sa.Integer(), nullable=True),
@@ -34,6 +35,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['created_by_user_id'], ['users.id'], name=op.f('fk_refunds_created_by_user_id_users')),
     sa.ForeignKeyConstraint(['payment_id'], ['payments.id'], name=op.f('fk_refunds_payment_id_payments')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_refunds')),
+    sa.UniqueConstraint('attempt_key', name=op.f('uq_refunds_attempt_key')),
     sa.UniqueConstraint('stripe_refund_id', name=op.f('uq_refunds_stripe_refund_id'))
     )
     with op.batch_alter_table('refunds', schema=None) as batch_op:
