@@ -5,15 +5,16 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app portal
 HOST ?= 127.0.0.1
 PORT ?= 5000
-# Debian packages the project needs on the machine (none beyond Python's venv yet).
-DEBIAN_PACKAGES := python3-venv
+# Debian packages the project needs on the machine: Python's venv, and Chromium with its driver for the
+# end-to-end browser tests (Playwright drives Debian's Chromium; it never downloads a browser).
+DEBIAN_PACKAGES := python3-venv chromium chromium-driver
 
 .PHONY: install run test migrate glossary demo translations messages clean
 
 install: $(VENV)/.installed translations
 
 $(VENV)/.installed: setup.cfg pyproject.toml
-	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || $(MAKE) debian-packages
+	@($(PYTHON) -c 'import venv, ensurepip' 2>/dev/null && [ -x /usr/bin/chromium ]) || $(MAKE) debian-packages
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -40,8 +41,9 @@ glossary: migrate
 demo: glossary
 	$(FLASK) demo load
 
+# The portal with the local Stripe stand-in (started from scratch, stopped with the portal).
 run: demo
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	$(FLASK) demo serve --host $(HOST) --port $(PORT)
 
 # The whole suite on SQLite, then again on PostgreSQL when PORTAL_TEST_DATABASE_URL is set.
 test: install

@@ -29,3 +29,57 @@ def load_command() -> None:
         click.echo("Demo data loaded. Sign in as patient@example.org / demo-patient-1.")
     else:
         click.echo("Demo data is already loaded; nothing changed.")
+
+
+# The stand-in accepts any key of the right shape; these are public, for the demo only.
+DEMO_STRIPE = {"STRIPE_SECRET_KEY": "sk_test_demo_standin", "STRIPE_PUBLISHABLE_KEY": "pk_test_demo_standin",
+               "STRIPE_WEBHOOK_SECRET": "whsec_demo_standin"}
+
+
+@demo_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--stripe-port", default=8420, show_default=True, type=int,
+              help="Where the local Stripe stand-in listens.")
+def serve_command(host: str, port: int, stripe_port: int) -> None:
+    """Serve the portal with the local Stripe stand-in (localstripe), as ``make run`` does.
+
+    The stand-in starts from scratch, learns the portal's webhook address and secret, and the portal
+    is pointed at it and at its Stripe.js: the same code path as real Stripe, with test cards only.
+    """
+    import subprocess
+    import sys
+    import time
+    import urllib.parse
+    import urllib.request
+
+    from flask import current_app
+
+    base = f"http://127.0.0.1:{stripe_port}"
+    process = subprocess.Popen([sys.executable, "-m", "localstripe", "--port", str(stripe_port), "--from-scratch"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        webhook = urllib.parse.urlencode({"url": f"http://127.0.0.1:{port}/stripe/webhook",
+                                          "secret": DEMO_STRIPE["STRIPE_WEBHOOK_SECRET"]}).encode()
+        for _attempt in range(100):
+            if process.poll() is not None:
+                raise click.ClickException("the Stripe stand-in did not start (is localstripe installed? "
+                                           "run `make install`)")
+            try:
+                urllib.request.urlopen(urllib.request.Request(f"{base}/_config/webhooks/portal", data=webhook),
+                                       timeout=2)
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise click.ClickException(f"the Stripe stand-in did not answer on {base}")
+        app = current_app._get_current_object()
+        app.config.update(DEMO_STRIPE, STRIPE_API_BASE=base, STRIPE_JS_URL=f"{base}/js.stripe.com/v3/")
+        click.echo(f"Stripe stand-in on {base}: pay with test card 4242 4242 4242 4242, any future date and CVC.")
+        # Werkzeug's server directly: Flask will not start app.run() from inside a flask command.
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, app, threaded=True)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
