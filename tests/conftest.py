@@ -287,6 +287,15 @@ def make(app) -> Factory:
 
 
 @pytest.fixture
+def household(make):
+    """A patient with a login and a statement of three insured lines: $90.00 due."""
+    account = make.account()
+    statement = make.statement(account, lines=3)
+    user = make.user(accounts=[account])
+    return user, statement
+
+
+@pytest.fixture
 def glossary(app):
     """The shipped glossary and service dictionary, loaded as ``flask glossary load`` does."""
     from portal.glossary.services import load_builtin_content

@@ -12,14 +12,6 @@ from .payflow import (DECLINED_AT_CHARGE, GOOD_CARD, NEEDS_3DS, authenticate, ca
                       submit_card, set_up_card)
 
 
-@pytest.fixture
-def household(make):
-    """A patient with a login and a statement of three insured lines: $90.00 due."""
-    account = make.account()
-    statement = make.statement(account, lines=3)
-    user = make.user(accounts=[account])
-    return user, statement
-
 
 def _succeeded(statement) -> list[Payment]:
     db.session.expire_all()

@@ -55,13 +55,6 @@ def refunded_charge(payment: Payment, refunds: list[tuple[str, int]], *, with_li
     return charge
 
 
-@pytest.fixture
-def household(make):
-    account = make.account()
-    statement = make.statement(account, lines=3)
-    user = make.user(accounts=[account])
-    return user, statement
-
 
 @pytest.fixture
 def paid(client, login_as, household, localstripe, deliver):

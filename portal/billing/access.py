@@ -22,7 +22,7 @@ class Viewer:
     account_ids: frozenset[int]
     is_staff: bool
     guest_grants: dict[int, float]
-    now: float
+    now: float  # not money: Unix time
 
     def may_see(self, statement: Statement) -> bool:
         return self.is_staff or statement.account_id in self.account_ids or statement.id in self.guest_grants
