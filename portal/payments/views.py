@@ -54,7 +54,8 @@ DECLINES = {
 @bp.record_once
 def _register_globals(state) -> None:  # noqa: ANN001 (Flask's BlueprintSetupState)
     state.app.jinja_env.globals.update(card_brand_name=lambda brand: CARD_BRANDS.get(brand or "", brand or ""),
-                                       decline_message=decline_message)
+                                       decline_message=decline_message,
+                                       decline_messages=lambda: {code: str(text) for code, text in DECLINES.items()})
 
 
 def decline_message(code: str | None) -> str:

@@ -23,9 +23,15 @@
     errorBox.focus();
   }
 
+  var declines = JSON.parse(data.declines || "{}");
+
+  // Our own words for the refusals a patient can act on, in their language; Stripe's words otherwise.
   function messageFor(error) {
-    if (error && (error.code === "card_declined" || error.decline_code)) { return data.textDeclined; }
-    return (error && error.message) || data.textFailed;
+    if (!error) { return data.textFailed; }
+    var code = error.decline_code || error.code;
+    if (code && declines[code]) { return declines[code]; }
+    if (code === "card_declined" || error.decline_code) { return data.textDeclined; }
+    return error.message || data.textFailed;
   }
 
   if (data.mode === "authenticate") {
