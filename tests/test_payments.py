@@ -269,3 +269,33 @@ def test_the_card_page_allows_stripe_and_nothing_else(client, login_as, househol
     assert localstripe not in client.get(f"/statements/{statement.number}").headers["Content-Security-Policy"]
     html = response.get_data(as_text=True)
     assert 'name="card' not in html and "<label" not in html.split('id="card-element"')[1].split("</div>")[0]
+
+
+def test_a_made_up_setup_intent_is_refused_not_a_server_error(client, login_as, household, localstripe):
+    user, statement = household
+    login_as(user)
+    payment = start(client, statement.number, "30.00")
+    for made_up in ("seti_doesnotexist", "../../v1/customers", "x" * 200):
+        response = submit_card(client, payment, made_up)
+        assert response.status_code == 400, made_up
+        assert "We could not use that card" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert payment.status == "pending"
+
+
+def test_paying_someone_elses_statement_is_404_even_with_a_valid_form(client, submit, make, login_as, household):
+    _user, victim = household
+    other = make.statement(make.account("Other Household"), lines=1)
+    login_as(make.user("other@example.org", accounts=[other.account]))
+    response = submit(f"/statements/{victim.number}/pay", {"choice": "full", "attempt": "g" * 24},
+                      page=f"/statements/{other.number}/pay")
+    assert response.status_code == 404
+    assert db.session.scalar(db.select(db.func.count(Payment.id))) == 0
+
+
+def test_the_status_of_a_payment_whose_card_was_never_sent_goes_back_to_the_card(client, login_as, household):
+    user, statement = household
+    login_as(user)
+    payment = start(client, statement.number, "30.00")
+    response = client.get(f"/payments/{payment.public_id}")
+    assert response.status_code == 302 and response.headers["Location"] == f"/payments/{payment.public_id}/card"

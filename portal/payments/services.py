@@ -166,7 +166,10 @@ def confirm_card(payment: Payment, setup_intent_id: str) -> ConfirmOutcome:
     payment = _locked_payment(payment.id)
     if payment.status != "pending" or payment.stripe_payment_intent_id is None:
         raise PaymentRefused("not_pending")
-    setup = gateway.retrieve_setup_intent(setup_intent_id)
+    try:
+        setup = gateway.retrieve_setup_intent(setup_intent_id)
+    except gateway.NotFound:
+        raise PaymentRefused("card_not_set_up") from None
     if (setup.status != "succeeded" or setup.payment_method is None
             or setup.metadata.get("portal_payment") != payment.public_id
             or setup.customer != payment.statement.account.stripe_customer_id):

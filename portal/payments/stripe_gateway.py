@@ -31,6 +31,10 @@ class CardDeclined(GatewayError):
         self.message = message
 
 
+class NotFound(GatewayError):
+    """Stripe has no such object, or refused the id as malformed: an id that did not come from Stripe."""
+
+
 class BadSignature(ValueError):
     """A webhook whose Stripe-Signature header is missing or does not match the body."""
 
@@ -96,6 +100,12 @@ def _call(what: str, function, *args, **kwargs):  # noqa: ANN001, ANN202 (a boun
     except stripe.CardError as error:
         log.info("%s: card declined (%s)", what, error.code)
         raise CardDeclined(error.code or "card_declined", error.user_message or "") from error
+    except stripe.InvalidRequestError as error:
+        if what.startswith("retrieve") and (error.http_status == 404 or error.code == "resource_missing"):
+            log.info("%s: no such object (HTTP %s)", what, error.http_status)
+            raise NotFound(f"{what}: no such object") from error
+        log.warning("%s failed: %s (HTTP %s, code %s)", what, type(error).__name__, error.http_status, error.code)
+        raise GatewayError(f"{what} failed: {type(error).__name__}") from error
     except stripe.StripeError as error:
         log.warning("%s failed: %s (HTTP %s, code %s)", what, type(error).__name__, error.http_status,
                     error.code)

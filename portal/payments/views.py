@@ -193,6 +193,9 @@ def _refresh(payment: Payment) -> None:
 @bp.route("/payments/<public_id>")
 def status(public_id: str):
     payment, as_guest = _visible_payment(public_id)
+    if payment.status == "pending" and payment.card_last4 is None:
+        # No card was sent for it yet (the patient left the card page): nothing to wait for.
+        return redirect(url_for("payments.card", public_id=payment.public_id))
     _refresh(payment)
     audit("payment.viewed", "payment", payment.id, guest=as_guest)
     db.session.commit()
