@@ -299,3 +299,16 @@ def test_the_status_of_a_payment_whose_card_was_never_sent_goes_back_to_the_card
     payment = start(client, statement.number, "30.00")
     response = client.get(f"/payments/{payment.public_id}")
     assert response.status_code == 302 and response.headers["Location"] == f"/payments/{payment.public_id}/card"
+
+
+def test_a_customer_stripe_no_longer_knows_is_made_again(client, login_as, household, localstripe, deliver):
+    """As after switching from test keys to live ones, or a Customer deleted in Stripe's dashboard."""
+    user, statement = household
+    statement.account.stripe_customer_id = "cus_made_with_other_keys"
+    db.session.commit()
+    login_as(user)
+    payment, response = pay(client, localstripe, statement.number, "10.00")
+    assert response.status_code == 302 and payment.stripe_payment_intent_id
+    db.session.expire_all()
+    assert statement.account.stripe_customer_id.startswith("cus_")
+    assert statement.account.stripe_customer_id != "cus_made_with_other_keys"

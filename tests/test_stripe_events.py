@@ -303,3 +303,17 @@ def test_the_days_payments_and_refunds_export_for_posting(paid, deliver, runner,
     assert runner.invoke(args=["payments", "export", "--date", "2020-13-01"]).exit_code == 2
     assert list(csv.DictReader(io.StringIO(runner.invoke(args=["payments", "export", "--date",
                                                                "2019-06-01"]).output))) == []
+
+
+def test_a_refund_of_a_payment_stripe_does_not_know_says_so(client, make, login_as, household):
+    from .conftest import csrf_token
+
+    statement = household[1]
+    payment = make.payment(statement, 2000, stripe_payment_intent_id="pi_from_other_keys", card_last4="4242")
+    login_as(make.user("boss@example.org", role="supervisor"))
+    url = f"/staff/payments/{payment.public_id}/refund"
+    response = client.post(url, data={"amount": "5.00", "reason": "Goodwill", "attempt": "s" * 24,
+                                      "csrf_token": csrf_token(client, url)})
+    assert response.status_code == 400 and "Stripe has no record of this payment" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert payment.amount_refunded == 0 and payment.refunds == []

@@ -8,6 +8,7 @@ goes through them, so a payment or refund is counted once whoever hears of it fi
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -115,13 +116,15 @@ def _locked_payment(payment_id: int) -> Payment:
                               .with_for_update().execution_options(populate_existing=True)).one()
 
 
-def _customer_for(account_id: int) -> str:
+def _customer_for(account_id: int, *, renew: bool = False) -> str:
+    """The account's Stripe Customer, made on first use; ``renew`` replaces one Stripe no longer knows."""
     account = db.session.scalars(select(Account).where(Account.id == account_id).with_for_update()
                                  .execution_options(populate_existing=True)).one()
-    if not account.stripe_customer_id:
+    if renew or not account.stripe_customer_id:
+        # The account row is locked, so one request makes the Customer; the key covers the SDK's own retries.
         account.stripe_customer_id = gateway.ensure_customer(
             account.guarantor_name, account.number,
-            idempotency_key=f"customer-{account.organisation_id}-{account.number}")
+            idempotency_key=f"customer-{account.organisation_id}-{account.number}-{secrets.token_hex(8)}")
     return account.stripe_customer_id
 
 
@@ -135,11 +138,20 @@ def prepare_card_payment(payment: Payment) -> Payment:
     payment = _locked_payment(payment.id)
     if payment.stripe_payment_intent_id is None:
         customer = _customer_for(payment.statement.account_id)
-        intent = gateway.create_payment_intent(amount=payment.amount, currency=payment.currency, customer=customer,
-                                               metadata=_metadata(payment),
-                                               idempotency_key=f"payment-{payment.public_id}")
+        try:
+            intent = _create_intent(payment, customer)
+        except gateway.NotFound:
+            # Deleted at Stripe, or made with other keys (test keys before live ones): make a new Customer.
+            log.info("account %s: Stripe does not know its Customer; making a new one", payment.statement.account_id)
+            intent = _create_intent(payment, _customer_for(payment.statement.account_id, renew=True))
         payment.stripe_payment_intent_id = intent.id
     return payment
+
+
+def _create_intent(payment: Payment, customer: str) -> gateway.IntentResult:
+    return gateway.create_payment_intent(amount=payment.amount, currency=payment.currency, customer=customer,
+                                         metadata=_metadata(payment),
+                                         idempotency_key=f"payment-{payment.public_id}-{customer}")
 
 
 def card_form_secret(payment: Payment) -> str:

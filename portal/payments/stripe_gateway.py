@@ -32,7 +32,8 @@ class CardDeclined(GatewayError):
 
 
 class NotFound(GatewayError):
-    """Stripe has no such object, or refused the id as malformed: an id that did not come from Stripe."""
+    """Stripe has no such object: an id that did not come from Stripe, or one deleted there (a Customer made
+    with test keys is unknown to live keys)."""
 
 
 class BadSignature(ValueError):
@@ -101,7 +102,7 @@ def _call(what: str, function, *args, **kwargs):  # noqa: ANN001, ANN202 (a boun
         log.info("%s: card declined (%s)", what, error.code)
         raise CardDeclined(error.code or "card_declined", error.user_message or "") from error
     except stripe.InvalidRequestError as error:
-        if what.startswith("retrieve") and (error.http_status == 404 or error.code == "resource_missing"):
+        if error.http_status == 404 or error.code == "resource_missing":
             log.info("%s: no such object (HTTP %s)", what, error.http_status)
             raise NotFound(f"{what}: no such object") from error
         log.warning("%s failed: %s (HTTP %s, code %s)", what, type(error).__name__, error.http_status, error.code)

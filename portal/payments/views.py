@@ -37,6 +37,8 @@ REFUSALS = {
     "not_refundable": _l("This payment cannot be refunded by card."),
     "not_pending": _l("This payment has already been sent. Its status is below."),
     "card_not_set_up": _l("We could not use that card. Please enter it again."),
+    "unknown_at_stripe": _l("Stripe has no record of this payment, so it cannot be refunded here. It may have been "
+                            "taken with other Stripe keys: refund it from Stripe's dashboard."),
 }
 
 # Stripe's decline codes a patient can act on; any other code gets the general message.
@@ -76,10 +78,11 @@ def _visible_payment(public_id: str) -> tuple[Payment, bool]:
     return payment, viewer.is_guest_for(payment.statement)
 
 
-def _unavailable(payment: Payment | None = None):
+def _unavailable(payment: Payment, retry_url: str | None = None):
     """Stripe could not be reached: a calm page with a way to try again; nothing was charged or posted."""
     db.session.rollback()
-    return render_template("payments/unavailable.html", payment=payment), 503
+    retry_url = retry_url or url_for("payments.card", public_id=payment.public_id)
+    return render_template("payments/unavailable.html", payment=payment, retry_url=retry_url), 503
 
 
 @bp.route("/statements/<number>/pay", methods=["GET", "POST"])
@@ -248,8 +251,11 @@ def refund(public_id: str):
         except services.PaymentRefused as error:
             db.session.rollback()
             form.amount.errors.append(_refusal(error))
+        except gateway.NotFound:
+            db.session.rollback()
+            form.form_errors.append(_refusal(services.PaymentRefused("unknown_at_stripe")))
         except gateway.GatewayError:
-            return _unavailable(payment)
+            return _unavailable(payment, retry_url=url_for("payments.refund", public_id=payment.public_id))
         else:
             audit("payment.refunded", "payment", payment.id)
             db.session.commit()
@@ -257,7 +263,8 @@ def refund(public_id: str):
                 flash(_("Refunded %(amount)s to the card. The statement's balance is updated.",
                         amount=amount.format(current_locale())), "success")
             return redirect(url_for("billing.statement", number=payment.statement.number))
-    return render_template("payments/refund.html", payment=payment, form=form), 400 if form.errors else 200
+    status = 400 if form.errors or form.form_errors else 200
+    return render_template("payments/refund.html", payment=payment, form=form), status
 
 
 @bp.route("/staff/payments/review", methods=["GET"])
