@@ -290,6 +290,8 @@ def test_the_days_payments_and_refunds_export_for_posting(paid, deliver, runner,
     statement = household[1]
     deliver(stripe_event("charge.refunded", refunded_charge(paid, [("re_export", 500)])))
     make.payment(statement, 100, method="external", succeeded_at=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    # Taken by the billing office and already in its own system: never exported back.
+    make.payment(statement, 200, method="external", succeeded_at=datetime.now(timezone.utc))
     today = datetime.now(ZoneInfo("America/Chicago")).date().isoformat()
     result = runner.invoke(args=["payments", "export", "--date", today])
     assert result.exit_code == 0, result.output

@@ -530,11 +530,16 @@ def day_bounds(day: date, time_zone: str) -> tuple[datetime, datetime]:
 
 
 def export_rows(day: date, time_zone: str) -> list[ExportRow]:
-    """Payments posted and refunds made on ``day`` (the hospital's calendar), in time order."""
+    """Card payments posted and refunds made on ``day`` (the hospital's calendar), in time order.
+
+    Payments the billing office took itself ("external") came from its own system and are left out,
+    so that exporting them back could never post them twice.
+    """
     start, end = day_bounds(day, time_zone)
     zone = ZoneInfo(time_zone)
     rows: list[ExportRow] = []
-    payments = db.session.scalars(select(Payment).where(Payment.status.in_(SETTLED_STATUSES),
+    payments = db.session.scalars(select(Payment).where(Payment.method == "card",
+                                                        Payment.status.in_(SETTLED_STATUSES),
                                                         Payment.succeeded_at >= start, Payment.succeeded_at < end))
     for payment in payments:
         rows.append(ExportRow("payment", payment.statement.number, payment.statement.account.number,
