@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app portal
 HOST ?= 127.0.0.1
 PORT ?= 5000
+BENCH_PATIENTS ?= 200
 # Debian packages the project needs on the machine: Python's venv, and Chromium with its driver for the
 # end-to-end browser tests (Playwright drives Debian's Chromium; it never downloads a browser).
 DEBIAN_PACKAGES := python3-venv chromium chromium-driver
 
-.PHONY: install run test migrate glossary demo translations messages clean
+.PHONY: install run test bench migrate glossary demo translations messages clean
 
 install: $(VENV)/.installed translations
 
@@ -51,6 +52,10 @@ test: install
 	@if [ -n "$$PORTAL_TEST_DATABASE_URL" ]; then \
 	  echo "== again on $$PORTAL_TEST_DATABASE_URL"; \
 	  $(BIN)/pytest $(PYTEST_ARGS); fi
+
+# Benchmarks print figures; they are never part of `make test`. PORTAL_BENCH_DATABASE_URL picks PostgreSQL.
+bench: install
+	$(BIN)/python bench/payments.py $(BENCH_PATIENTS)
 
 # Refresh translations/messages.pot from the Python code and templates.
 messages: install

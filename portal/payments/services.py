@@ -108,11 +108,11 @@ def start_payment(statement: Statement, amount: Money, *, attempt_key: str, user
     return payment
 
 
-def _locked_payment(payment_id: int) -> Payment:
-    """Lock the payment's statement, then the payment, always in that order so that posters queue up."""
-    statement_id = db.session.scalar(select(Payment.statement_id).where(Payment.id == payment_id))
-    db.session.execute(select(Statement.id).where(Statement.id == statement_id).with_for_update())
-    return db.session.scalars(select(Payment).where(Payment.id == payment_id)
+def _locked(payment: Payment) -> Payment:
+    """Lock the payment's statement, then the payment, always in that order so that posters queue up;
+    return the payment as it is now that no one else can change it."""
+    db.session.execute(select(Statement.id).where(Statement.id == payment.statement_id).with_for_update())
+    return db.session.scalars(select(Payment).where(Payment.id == payment.id)
                               .with_for_update().execution_options(populate_existing=True)).one()
 
 
@@ -135,7 +135,7 @@ def _metadata(payment: Payment) -> dict[str, str]:
 
 def prepare_card_payment(payment: Payment) -> Payment:
     """Create the payment's Stripe Customer and PaymentIntent if not done yet. Raises GatewayError."""
-    payment = _locked_payment(payment.id)
+    payment = _locked(payment)
     if payment.stripe_payment_intent_id is None:
         customer = _customer_for(payment.statement.account_id)
         try:
@@ -175,7 +175,7 @@ def confirm_card(payment: Payment, setup_intent_id: str) -> ConfirmOutcome:
     The SetupIntent is read back from Stripe, never trusted from the browser: it must have succeeded
     for this payment and this account's Customer.
     """
-    payment = _locked_payment(payment.id)
+    payment = _locked(payment)
     if payment.status != "pending" or payment.stripe_payment_intent_id is None:
         raise PaymentRefused("not_pending")
     try:
@@ -229,7 +229,7 @@ class Applied:
 
 
 def post_success(payment: Payment, *, amount: int, currency: str, charge_id: str | None) -> Applied:
-    """Post a payment Stripe reports as succeeded, once. The payment must be locked (``_locked_payment``)."""
+    """Post a payment Stripe reports as succeeded, once. The payment must be locked (``_locked``)."""
     if payment.settled:
         return Applied()
     if amount != payment.amount or currency.upper() != payment.currency:
@@ -292,7 +292,7 @@ def apply_intent(intent: dict[str, Any]) -> Applied:
     payment = _payment_for_intent(intent.get("id"), intent.get("metadata") or {})
     if payment is None:
         return Applied(review=f"no portal payment for PaymentIntent {intent.get('id')}")
-    payment = _locked_payment(payment.id)
+    payment = _locked(payment)
     status = intent.get("status")
     if status == "succeeded":
         charge = intent.get("latest_charge")
@@ -313,7 +313,7 @@ def apply_charge_refunded(charge: dict[str, Any]) -> Applied:
         payment = db.session.scalar(select(Payment).where(Payment.stripe_charge_id == charge["id"]))
     if payment is None:
         return Applied(review=f"no portal payment for refunded charge {charge.get('id')}")
-    payment = _locked_payment(payment.id)
+    payment = _locked(payment)
     applied = Applied()
     if not payment.settled:
         if charge.get("status") != "succeeded" or not charge.get("paid", True):
@@ -343,7 +343,7 @@ def apply_dispute(dispute: dict[str, Any]) -> Applied:
         payment = db.session.scalar(select(Payment).where(Payment.stripe_charge_id == dispute["charge"]))
     if payment is None:
         return Applied(review=f"dispute {dispute.get('id')} on a charge the portal does not know")
-    payment = _locked_payment(payment.id)
+    payment = _locked(payment)
     if payment.disputed_at is not None:
         return Applied()
     payment.disputed_at = utcnow()
@@ -424,7 +424,7 @@ def refund_payment(payment: Payment, amount: Money, *, reason: str, user_id: int
 
     The form's one-time ``attempt_key`` is the idempotency key, so a resent form refunds once.
     """
-    payment = _locked_payment(payment.id)
+    payment = _locked(payment)
     if db.session.scalar(select(Refund.id).where(Refund.attempt_key == attempt_key)) is not None:
         return False
     if not payment.settled or payment.method != "card" or not payment.stripe_payment_intent_id:

@@ -34,6 +34,9 @@ def webhook():
         return jsonify(error="not an event"), 400
     try:
         row, applied = services.record_event(event)
+        # Read before the commit expires them: the log line and who gets a receipt.
+        review, kind = row.review_reason, row.type
+        receipts = [payment for payment in applied.posted if payment.receipt_email]
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -46,7 +49,7 @@ def webhook():
         db.session.rollback()
         log.warning("event %s not applied now; Stripe will send it again", event["id"])
         return jsonify(error="try again"), 503
-    if row.review_reason:
-        log.warning("event %s (%s) needs review: %s", row.event_id, row.type, row.review_reason)
-    send_receipts(applied.posted)
+    if review:
+        log.warning("event %s (%s) needs review: %s", event["id"], kind, review)
+    send_receipts(receipts)
     return jsonify(received=True)
