@@ -28,6 +28,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: 
 from portal.extensions import db  # noqa: E402
 from portal.payments.models import Payment, StripeEvent  # noqa: E402
 
+from .payflow import DECLINED_AT_CHARGE, DECLINED_AT_SETUP, GOOD_CARD, NEEDS_3DS  # noqa: E402
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Long enough for the stand-in's webhook (sent a second after the charge) and wait.js's polling;
@@ -37,10 +39,7 @@ PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 800}
 PASSWORD = "correct horse battery"
 
-PAYS = "4242424242424242"
-DECLINED_AT_SETUP = "4000000000000002"
-DECLINED_AT_CHARGE = "4000000000000341"
-THREE_D_SECURE = "4000002760003184"
+PAYS, THREE_D_SECURE = GOOD_CARD, NEEDS_3DS
 
 CARD_PAGE = re.compile(r"/payments/[^/]+/card$")
 STATUS_PAGE = re.compile(r"/payments/[^/]+$")
