@@ -8,7 +8,7 @@ from portal.billing.services import summary_for
 from portal.extensions import db
 from portal.payments.models import Payment, StripeEvent
 
-from .payflow import (DECLINED_AT_CHARGE, GOOD_CARD, NEEDS_3DS, authenticate, card_page, events_for, pay, start,
+from .payflow import (DECLINED_AT_CHARGE, DECLINED_AT_SETUP, GOOD_CARD, NEEDS_3DS, authenticate, card_page, events_for, pay, start,
                       submit_card, set_up_card)
 
 
@@ -162,7 +162,7 @@ def test_a_card_declined_at_setup_never_reaches_the_portal(client, login_as, hou
     login_as(user)
     payment = start(client, statement.number, "30.00")
     _html, secret, _mode = card_page(client, payment)
-    status, body = set_up_card(localstripe, secret, "4000000000000002")
+    status, body = set_up_card(localstripe, secret, DECLINED_AT_SETUP)
     assert status == 402 and body["error"]["code"] == "card_declined"
     # The browser never sends a SetupIntent that did not succeed; a forged one is refused.
     response = submit_card(client, payment, secret.split("_secret_")[0])

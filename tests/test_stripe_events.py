@@ -38,6 +38,7 @@ def refunded_charge(payment: Payment, refunds: list[tuple[str, int]], *, with_li
     """Stripe's example charge, made into the charge of ``payment`` with these (refund id, amount) refunds."""
     charge = copy.deepcopy(FIXTURES["charge"])
     charge.update(id=payment.stripe_charge_id or "ch_test_example", payment_intent=payment.stripe_payment_intent_id,
+                  created=int(time.time()),
                   amount=payment.amount, amount_captured=payment.amount, currency=payment.currency.lower(),
                   status="succeeded", paid=True, captured=True,
                   amount_refunded=sum(amount for _id, amount in refunds),
@@ -275,6 +276,11 @@ def test_reconcile_posts_what_a_lost_webhook_missed_and_is_safe_to_repeat(client
     assert f"Posted 12.34 USD on statement {statement.number}" in result.output
     db.session.expire_all()
     assert payment.status == "succeeded" and summary_for(statement).amount_due.minor == 9000 - 1234
+    # Posted late, but dated when the card was charged, as Stripe recorded it.
+    _status, intent = stand_in(localstripe, f"/v1/payment_intents/{payment.stripe_payment_intent_id}",
+                               secret_key=True)
+    charged = datetime.fromtimestamp(intent["latest_charge"]["created"], timezone.utc)
+    assert payment.succeeded_at.replace(tzinfo=timezone.utc) == charged
     again = runner.invoke(args=["payments", "reconcile", "--since", date.today().isoformat()])
     assert again.exit_code == 0 and "Nothing to post" in again.output
     assert summary_for(statement).amount_due.minor == 9000 - 1234

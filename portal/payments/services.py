@@ -228,8 +228,13 @@ class Applied:
     review: str | None = None
 
 
-def post_success(payment: Payment, *, amount: int, currency: str, charge_id: str | None) -> Applied:
-    """Post a payment Stripe reports as succeeded, once. The payment must be locked (``_locked``)."""
+def post_success(payment: Payment, *, amount: int, currency: str, charge_id: str | None,
+                 paid_at: datetime | None) -> Applied:
+    """Post a payment Stripe reports as succeeded, once. The payment must be locked (``_locked``).
+
+    ``paid_at`` is when Stripe charged the card, so that a payment posted late (by reconcile) still shows
+    the moment the patient paid; without it, now.
+    """
     if payment.settled:
         return Applied()
     if amount != payment.amount or currency.upper() != payment.currency:
@@ -239,7 +244,11 @@ def post_success(payment: Payment, *, amount: int, currency: str, charge_id: str
     payment.move_to("succeeded")
     if was == "failed":
         log.warning("payment %s: Stripe reports success after a recorded failure; posted", payment.id)
-    payment.succeeded_at = utcnow()
+    # Never before the patient started paying, nor in the future, whatever a clock elsewhere says.
+    now = utcnow()
+    # (Stripe's times are whole seconds.)
+    started = _aware(payment.created_at).replace(microsecond=0)
+    payment.succeeded_at = min(max(paid_at, started), now) if paid_at else now
     payment.stripe_charge_id = charge_id or payment.stripe_charge_id
     if payment.card_last4 is None and payment.stripe_payment_intent_id:
         try:
@@ -287,21 +296,24 @@ def _payment_for_intent(intent_id: str | None, metadata: dict[str, Any]) -> Paym
     return None
 
 
-def apply_intent(intent: dict[str, Any]) -> Applied:
-    """Apply a PaymentIntent as Stripe reports it (from an event, the return page or reconcile)."""
-    payment = _payment_for_intent(intent.get("id"), intent.get("metadata") or {})
+def _moment(unix_time: int | None) -> datetime | None:
+    return datetime.fromtimestamp(unix_time, timezone.utc) if unix_time else None
+
+
+def apply_intent(intent: gateway.IntentResult, *, reported_at: datetime | None = None) -> Applied:
+    """Apply a PaymentIntent as Stripe reports it (from an event, the payment page or reconcile).
+
+    ``reported_at`` is when Stripe reported it (the event's time), for when the charge's own time is not sent.
+    """
+    payment = _payment_for_intent(intent.id, intent.metadata)
     if payment is None:
-        return Applied(review=f"no portal payment for PaymentIntent {intent.get('id')}")
+        return Applied(review=f"no portal payment for PaymentIntent {intent.id}")
     payment = _locked(payment)
-    status = intent.get("status")
-    if status == "succeeded":
-        charge = intent.get("latest_charge")
-        charge_id = charge if isinstance(charge, str) or charge is None else charge.get("id")
-        return post_success(payment, amount=int(intent["amount"]), currency=intent["currency"], charge_id=charge_id)
-    error = intent.get("last_payment_error") or {}
-    if status in ("requires_payment_method", "canceled") and (error or status == "canceled"):
-        return Applied(changed=_fail(payment, error.get("decline_code") or error.get("code") or "payment_failed",
-                                     error.get("message")))
+    if intent.status == "succeeded":
+        return post_success(payment, amount=intent.amount, currency=intent.currency, charge_id=intent.charge_id,
+                            paid_at=_moment(intent.paid_at) or reported_at)
+    if intent.status == "canceled" or (intent.status == "requires_payment_method" and intent.error_code):
+        return Applied(changed=_fail(payment, intent.error_code or "payment_failed", intent.error_message))
     return Applied()
 
 
@@ -319,7 +331,7 @@ def apply_charge_refunded(charge: dict[str, Any]) -> Applied:
         if charge.get("status") != "succeeded" or not charge.get("paid", True):
             return Applied(review=f"charge {charge.get('id')} refunded but never paid")
         applied = post_success(payment, amount=int(charge["amount"]), currency=charge["currency"],
-                               charge_id=charge.get("id"))
+                               charge_id=charge.get("id"), paid_at=_moment(charge.get("created")))
         if applied.review:
             return applied
     listed = charge.get("refunds") or {}
@@ -372,7 +384,7 @@ def record_event(event: dict[str, Any]) -> tuple[StripeEvent, Applied]:
     db.session.flush()
     kind = row.type
     if kind in ("payment_intent.succeeded", "payment_intent.payment_failed"):
-        applied = apply_intent(obj)
+        applied = apply_intent(gateway.read_intent(obj), reported_at=_moment(event.get("created")))
     elif kind == "charge.refunded":
         applied = apply_charge_refunded(obj)
     elif kind == "charge.dispute.created":
@@ -403,13 +415,7 @@ def refresh_pending(payment: Payment, grace_seconds: int) -> Applied:
         return Applied()
     if intent.status in ("requires_action", "requires_confirmation", "processing"):
         return Applied()
-    if intent.status == "requires_payment_method" and not intent.error_code:
-        return Applied()
-    return apply_intent({"id": intent.id, "status": intent.status, "amount": intent.amount,
-                         "currency": intent.currency, "latest_charge": intent.charge_id,
-                         "metadata": intent.metadata,
-                         "last_payment_error": {"code": intent.error_code, "message": intent.error_message}
-                         if intent.error_code else None})
+    return apply_intent(intent)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -458,9 +464,7 @@ def reconcile(since: datetime) -> ReconcileReport:
         report.checked += 1
         if intent.status != "succeeded":
             continue
-        applied = apply_intent({"id": intent.id, "status": intent.status, "amount": intent.amount,
-                                "currency": intent.currency, "latest_charge": intent.charge_id,
-                                "metadata": intent.metadata})
+        applied = apply_intent(intent)
         if applied.review:
             report.unknown.append(f"{intent.id}: {applied.review}")
         report.posted.extend(applied.posted)

@@ -61,6 +61,8 @@ class IntentResult:
     charge_id: str | None
     metadata: dict[str, str]
     created: int
+    # When the card was charged (Unix time), where Stripe sent the charge along.
+    paid_at: int | None
     # Stripe's code and words for the last failed attempt, if any.
     error_code: str | None
     error_message: str | None
@@ -120,11 +122,15 @@ def _id(value: Any) -> str | None:
     return value["id"]
 
 
-def _intent(pi: Any) -> IntentResult:
+def read_intent(pi: dict[str, Any]) -> IntentResult:
+    """A PaymentIntent as Stripe sends it (in an answer or an event), as plain values."""
     error = pi.get("last_payment_error") or {}
-    return IntentResult(id=pi["id"], status=pi["status"], amount=int(pi["amount"]), currency=pi["currency"].upper(),
-                        client_secret=pi.get("client_secret") or "", charge_id=_id(pi.get("latest_charge")),
+    charge = pi.get("latest_charge")
+    return IntentResult(id=str(pi.get("id") or ""), status=str(pi.get("status") or ""),
+                        amount=int(pi.get("amount") or 0), currency=str(pi.get("currency") or "").upper(),
+                        client_secret=pi.get("client_secret") or "", charge_id=_id(charge),
                         metadata=dict(pi.get("metadata") or {}), created=int(pi.get("created") or 0),
+                        paid_at=int(charge["created"]) if isinstance(charge, dict) and charge.get("created") else None,
                         error_code=error.get("decline_code") or error.get("code"),
                         error_message=error.get("message"))
 
@@ -144,7 +150,7 @@ def create_payment_intent(*, amount: int, currency: str, customer: str, metadata
                params={"amount": amount, "currency": currency.lower(), "customer": customer,
                        "payment_method_types": ["card"], "metadata": metadata},
                options={"idempotency_key": idempotency_key})
-    return _intent(pi)
+    return read_intent(pi)
 
 
 def create_setup_intent(*, customer: str, metadata: dict[str, str]) -> tuple[str, str]:
@@ -177,11 +183,12 @@ def confirm_payment_intent(payment_intent_id: str, payment_method: str, idempote
           params={"payment_method": payment_method}, options={"idempotency_key": idempotency_key + "-pm"})
     pi = _call("confirm payment intent", client.v1.payment_intents.confirm, payment_intent_id,
                options={"idempotency_key": idempotency_key + "-confirm"})
-    return _intent(pi)
+    return read_intent(pi)
 
 
 def retrieve_payment_intent(payment_intent_id: str) -> IntentResult:
-    return _intent(_call("retrieve payment intent", _client().v1.payment_intents.retrieve, payment_intent_id))
+    return read_intent(_call("retrieve payment intent", _client().v1.payment_intents.retrieve, payment_intent_id,
+                             params={"expand": ["latest_charge"]}))
 
 
 def cancel_payment_intent(payment_intent_id: str) -> None:
@@ -204,10 +211,11 @@ def list_payment_intents(since: int) -> Iterator[IntentResult]:
     Filtered here rather than with Stripe's ``created`` parameter, which the local stand-in refuses;
     one code path for both matters more than the pages saved.
     """
-    page = _call("list payment intents", _client().v1.payment_intents.list, params={"limit": 100})
+    page = _call("list payment intents", _client().v1.payment_intents.list,
+                 params={"limit": 100, "expand": ["data.latest_charge"]})
     for pi in page.auto_paging_iter():
         if int(pi["created"] or 0) >= since:
-            yield _intent(pi.to_dict())
+            yield read_intent(pi.to_dict())
 
 
 def create_refund(*, payment_intent_id: str, amount: int, metadata: dict[str, str],
