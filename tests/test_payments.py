@@ -312,3 +312,20 @@ def test_a_customer_stripe_no_longer_knows_is_made_again(client, login_as, house
     db.session.expire_all()
     assert statement.account.stripe_customer_id.startswith("cus_")
     assert statement.account.stripe_customer_id != "cus_made_with_other_keys"
+
+
+def test_stripe_lost_while_charging_says_the_payment_may_show_up(client, login_as, household, localstripe, app):
+    user, statement = household
+    login_as(user)
+    payment = start(client, statement.number, "10.00")
+    _html, secret, _mode = card_page(client, payment)
+    status, setup = set_up_card(localstripe, secret, GOOD_CARD)
+    app.config.update(STRIPE_API_BASE="http://127.0.0.1:9", STRIPE_TIMEOUT=1)
+    from .conftest import csrf_token
+
+    response = client.post(f"/payments/{payment.public_id}/card", data={
+        "setup_intent": setup["id"], "csrf_token": csrf_token(client, "/payments")})
+    assert response.status_code == 503
+    assert "If the payment went through, it shows on your statement" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert payment.status == "pending" and _succeeded(statement) == []

@@ -31,7 +31,8 @@ class PayForm(FlaskForm):
 class CardForm(FlaskForm):
     """Filled in by the card script once Stripe.js has set the card up; the card itself never comes here."""
 
-    setup_intent = HiddenField(validators=[DataRequired(), Length(max=255)])
+    setup_intent = HiddenField(validators=[DataRequired(_l("We could not use that card. Please enter it again.")),
+                                           Length(max=255)])
 
 
 class RefundForm(FlaskForm):

@@ -78,11 +78,16 @@ def _visible_payment(public_id: str) -> tuple[Payment, bool]:
     return payment, viewer.is_guest_for(payment.statement)
 
 
-def _unavailable(payment: Payment, retry_url: str | None = None):
-    """Stripe could not be reached: a calm page with a way to try again; nothing was charged or posted."""
+def _unavailable(payment: Payment, retry_url: str | None = None, *, maybe_charged: bool = False):
+    """Stripe could not be reached: a calm page with a way to try again; nothing was posted.
+
+    ``maybe_charged`` is for a charge Stripe may have made before the answer was lost: the patient is
+    told it will show up, and that the same payment can never be charged twice.
+    """
     db.session.rollback()
     retry_url = retry_url or url_for("payments.card", public_id=payment.public_id)
-    return render_template("payments/unavailable.html", payment=payment, retry_url=retry_url), 503
+    return render_template("payments/unavailable.html", payment=payment, retry_url=retry_url,
+                           maybe_charged=maybe_charged), 503
 
 
 @bp.route("/statements/<number>/pay", methods=["GET", "POST"])
@@ -163,7 +168,7 @@ def card(public_id: str):
                 return redirect(url_for("payments.status", public_id=payment.public_id))
             message = _refusal(error)
         except gateway.GatewayError:
-            return _unavailable(payment)
+            return _unavailable(payment, maybe_charged=True)
         else:
             if outcome.kind == "authenticate":
                 return _card_page(payment, form, client_secret=outcome.client_secret or "", mode="authenticate")
