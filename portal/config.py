@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     "STRIPE_WEBHOOK_GRACE_SECONDS": 10,
     # Seconds to wait for Stripe before telling the patient to try again.
     "STRIPE_TIMEOUT": 20,
+    # Declined charges allowed per client address and per statement before the card form pauses (a 429):
+    # enough for a patient trying a few cards, too few for someone testing stolen ones.
+    "CARD_DECLINE_LIMIT": "10 per hour",
     # The smallest part payment, in minor units of the statement's currency (100 = 1.00); a smaller
     # amount due can still be paid in full.
     "PAYMENT_MINIMUM_MINOR": 100,

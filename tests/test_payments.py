@@ -329,3 +329,20 @@ def test_stripe_lost_while_charging_says_the_payment_may_show_up(client, login_a
     assert "If the payment went through, it shows on your statement" in response.get_data(as_text=True)
     db.session.expire_all()
     assert payment.status == "pending" and _succeeded(statement) == []
+
+
+def test_repeated_declines_pause_the_card_form(client, login_as, household, localstripe, app):
+    """Someone testing stolen cards on a bill gets a few tries, then a pause; a patient rarely needs more."""
+    user, statement = household
+    login_as(user)
+    app.config["CARD_DECLINE_LIMIT"] = "2 per hour"
+    for _try in range(2):
+        payment, response = pay(client, localstripe, statement.number, "10.00", card=DECLINED_AT_CHARGE)
+        assert response.status_code == 302 and payment.status == "failed"
+    payment = start(client, statement.number, "10.00")
+    _html, secret, _mode = card_page(client, payment)
+    _status, setup = set_up_card(localstripe, secret, GOOD_CARD)
+    response = submit_card(client, payment, setup["id"])
+    assert response.status_code == 429 and "Too many tries" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert payment.status == "pending" and _succeeded(statement) == []

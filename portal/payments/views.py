@@ -1,7 +1,7 @@
 """Paying a statement by card, the receipt, the payment history, and the billing office's refunds and review list."""
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, flash, jsonify, make_response, redirect, render_template,
+from flask import (Blueprint, abort, current_app, flash, g, jsonify, make_response, redirect, render_template,
                    request, url_for)
 from flask_login import current_user, login_required
 from sqlalchemy.exc import IntegrityError
@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from ..audit.web import audit
 from ..billing.access import current_viewer, statement_for
 from ..billing.services import summary_for
-from ..extensions import db
+from ..extensions import db, limiter
 from ..http_headers import card_form_policy
 from ..i18n import _, _l, current_locale
 from ..money import AmountError, parse_amount
@@ -152,7 +152,23 @@ def _card_page(payment: Payment, form: CardForm, *, client_secret: str, mode: st
     return response
 
 
+def _declined(response) -> bool:  # noqa: ANN001 (a Flask response)
+    return bool(g.get("card_declined"))
+
+
+def _statement_of_payment() -> str:
+    payment = services.payment_by_public_id((request.view_args or {}).get("public_id", ""))
+    return f"card-statement:{payment.statement_id if payment else 'none'}"
+
+
+def _decline_limit() -> str:
+    return current_app.config["CARD_DECLINE_LIMIT"]
+
+
 @bp.route("/payments/<public_id>/card", methods=["GET", "POST"])
+@limiter.limit(_decline_limit, scope="card-declines-by-address", methods=["POST"], deduct_when=_declined)
+@limiter.limit(_decline_limit, scope="card-declines-by-statement", key_func=_statement_of_payment,
+               methods=["POST"], deduct_when=_declined)
 def card(public_id: str):
     payment, _guest = _visible_payment(public_id)
     if payment.status != "pending":
@@ -170,6 +186,7 @@ def card(public_id: str):
         except gateway.GatewayError:
             return _unavailable(payment, maybe_charged=True)
         else:
+            g.card_declined = outcome.kind == "failed"
             if outcome.kind == "authenticate":
                 return _card_page(payment, form, client_secret=outcome.client_secret or "", mode="authenticate")
             return redirect(url_for("payments.status", public_id=payment.public_id))
