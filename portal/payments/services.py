@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ..billing.models import Account, Statement
+from ..billing.models import Account, Statement, utcnow
 from ..billing.services import StatementSummary, summary_for
 from ..extensions import db
 from ..money import AmountError, Money, parse_amount
@@ -29,10 +29,6 @@ log = logging.getLogger("portal.payments")
 # The event types we act on; every other type is acknowledged and ignored.
 HANDLED_EVENTS = ("payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded",
                   "charge.dispute.created")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class PaymentRefused(ValueError):
