@@ -26,7 +26,7 @@ class CardDeclined(GatewayError):
     """The card was refused: ``code`` is Stripe's decline code, ``message`` Stripe's own words."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"card declined: {code}")
+        super().__init__("card declined: " + code)
         self.code = code
         self.message = message
 
