@@ -120,6 +120,19 @@ def answer_bank(page: Page, *, complete: bool) -> None:
     page.get_by_role("button", name="Complete authentication" if complete else "Fail authentication").click()
 
 
+def to_the_card_page(page: Page, statement_number: str) -> None:
+    """Sign in as the patient and choose to pay the whole $90.00 of their statement."""
+    sign_in(page, "pat@example.org")
+    open_pay_form(page, statement_number, "$90.00")
+    continue_to_card(page)
+
+
+def pass_the_bank_check_for_saving_the_card(page: Page) -> None:
+    """The stand-in checks a 3-D Secure card twice: when it is saved, then when it is charged."""
+    answer_bank(page, complete=True)
+    expect(page.get_by_text("A window from your bank opens")).to_be_visible()
+
+
 def expect_receipt(page: Page, *, paid: str, left: str) -> None:
     page.wait_for_url(STATUS_PAGE)
     # wait.js shows "Processing your payment" until the webhook posts, then reloads into the receipt.
@@ -208,9 +221,7 @@ def test_quick_pay_guest_pays_the_full_amount(page: Page, make):
 
 
 def test_card_declined_when_saved_shows_why_on_the_card_page(page: Page, patient_statement: str):
-    sign_in(page, "pat@example.org")
-    open_pay_form(page, patient_statement, "$90.00")
-    continue_to_card(page)
+    to_the_card_page(page, patient_statement)
 
     pay_with_card(page, DECLINED_AT_SETUP, "$90.00")
 
@@ -225,9 +236,7 @@ def test_card_declined_when_saved_shows_why_on_the_card_page(page: Page, patient
 
 
 def test_after_a_decline_another_card_pays_on_the_same_page(page: Page, patient_statement: str):
-    sign_in(page, "pat@example.org")
-    open_pay_form(page, patient_statement, "$90.00")
-    continue_to_card(page)
+    to_the_card_page(page, patient_statement)
     pay_with_card(page, DECLINED_AT_SETUP, "$90.00")
     expect(page.locator("#card-errors")).to_contain_text("Your card was declined.")
 
@@ -238,9 +247,7 @@ def test_after_a_decline_another_card_pays_on_the_same_page(page: Page, patient_
 
 
 def test_card_declined_when_charged_shows_payment_not_taken(page: Page, patient_statement: str):
-    sign_in(page, "pat@example.org")
-    open_pay_form(page, patient_statement, "$90.00")
-    continue_to_card(page)
+    to_the_card_page(page, patient_statement)
 
     pay_with_card(page, DECLINED_AT_CHARGE, "$90.00")
 
@@ -254,14 +261,11 @@ def test_card_declined_when_charged_shows_payment_not_taken(page: Page, patient_
 
 
 def test_three_d_secure_completed_posts_the_payment_once(page: Page, patient_statement: str):
-    sign_in(page, "pat@example.org")
-    open_pay_form(page, patient_statement, "$90.00")
-    continue_to_card(page)
+    to_the_card_page(page, patient_statement)
 
     pay_with_card(page, THREE_D_SECURE, "$90.00")
-    answer_bank(page, complete=True)  # saving the card
-    expect(page.get_by_text("A window from your bank opens")).to_be_visible()
-    answer_bank(page, complete=True)  # charging it
+    pass_the_bank_check_for_saving_the_card(page)
+    answer_bank(page, complete=True)
 
     expect_receipt(page, paid="$90.00", left="$0.00")
     assert payments() == [(9000, "succeeded")]
@@ -274,14 +278,11 @@ def test_three_d_secure_completed_posts_the_payment_once(page: Page, patient_sta
 
 
 def test_three_d_secure_failed_at_the_charge_takes_nothing(page: Page, patient_statement: str):
-    sign_in(page, "pat@example.org")
-    open_pay_form(page, patient_statement, "$90.00")
-    continue_to_card(page)
+    to_the_card_page(page, patient_statement)
 
     pay_with_card(page, THREE_D_SECURE, "$90.00")
-    answer_bank(page, complete=True)  # saving the card
-    expect(page.get_by_text("A window from your bank opens")).to_be_visible()
-    answer_bank(page, complete=False)  # charging it
+    pass_the_bank_check_for_saving_the_card(page)
+    answer_bank(page, complete=False)
 
     expect_not_taken(page)
     expect(page.get_by_role("alert")).to_contain_text("Your bank could not confirm this payment")
@@ -291,9 +292,7 @@ def test_three_d_secure_failed_at_the_charge_takes_nothing(page: Page, patient_s
 
 
 def test_three_d_secure_failed_when_saved_stays_on_the_card_page(page: Page, patient_statement: str):
-    sign_in(page, "pat@example.org")
-    open_pay_form(page, patient_statement, "$90.00")
-    continue_to_card(page)
+    to_the_card_page(page, patient_statement)
 
     pay_with_card(page, THREE_D_SECURE, "$90.00")
     answer_bank(page, complete=False)

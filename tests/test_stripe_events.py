@@ -189,6 +189,10 @@ def test_a_supervisor_refunds_part_of_a_payment_once(client, paid, make, login_a
     login_as(make.user("boss@example.org", role="supervisor"))
     url = f"/staff/payments/{paid.public_id}/refund"
     assert "Refund" in client.get(f"/statements/{statement.number}").get_data(as_text=True)
+    # The receipt's payment reference, read out by the patient on the phone, finds the statement.
+    assert f"Statement {statement.number}" in client.get(
+        "/staff/statements", query_string={"q": paid.public_id}).get_data(as_text=True)
+    assert 'value="$50.00"' in client.get(f"/staff/payments/{paid.public_id}/refund").get_data(as_text=True)
     form = {"amount": "60.00", "reason": "Billed twice", "attempt": "r" * 24, "csrf_token": csrf_token(client, url)}
     too_much = client.post(url, data=form)
     assert too_much.status_code == 400 and "You can refund up to $50.00" in too_much.get_data(as_text=True)

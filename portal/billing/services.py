@@ -195,7 +195,8 @@ def visible_statement(number: str, *, account_ids: Collection[int], all_statemen
 
 
 def search_statements(query: str, limit: int = 25) -> list[StatementSummary]:
-    """Staff search by statement number, account number, or a patient's or guarantor's name."""
+    """Staff search by statement number, account number, a patient's or guarantor's name, or the payment
+    reference on a receipt (what a patient reads out on the phone)."""
     text = query.strip()
     if not text:
         return []
@@ -204,8 +205,10 @@ def search_statements(query: str, limit: int = 25) -> list[StatementSummary]:
     patient_match = (select(Visit.statement_id).join(Patient, Visit.patient_id == Patient.id)
                      .where(func.lower(Patient.family_name + " " + Patient.given_name).like(pattern)
                             | func.lower(Patient.given_name + " " + Patient.family_name).like(pattern)))
+    receipt_match = select(Payment.statement_id).where(Payment.public_id == text)
     sql = (balances_query().join(Account, Statement.account_id == Account.id)
            .where((Statement.number == number) | (Account.number == number)
-                  | func.lower(Account.guarantor_name).like(pattern) | Statement.id.in_(patient_match))
+                  | func.lower(Account.guarantor_name).like(pattern) | Statement.id.in_(patient_match)
+                  | Statement.id.in_(receipt_match))
            .order_by(Statement.statement_date.desc(), Statement.id.desc()).limit(limit))
     return _summaries(sql, None)

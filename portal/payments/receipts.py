@@ -6,11 +6,12 @@ import logging
 from flask import current_app, render_template
 from flask_babel import force_locale
 
+from ..billing.models import utcnow
 from ..extensions import db
 from ..i18n import _
 from ..mail import send_mail
 from .models import Payment
-from .services import receipt_balance, utcnow
+from .services import receipt_balance
 
 log = logging.getLogger("portal.payments")
 

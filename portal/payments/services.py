@@ -26,10 +26,6 @@ from .models import SETTLED_STATUSES, Payment, Refund, StripeEvent
 
 log = logging.getLogger("portal.payments")
 
-# The event types we act on; every other type is acknowledged and ignored.
-HANDLED_EVENTS = ("payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded",
-                  "charge.dispute.created")
-
 
 class PaymentRefused(ValueError):
     """The amount or the request cannot be paid; ``reason`` names why, ``values`` fill the message."""
@@ -197,10 +193,10 @@ def confirm_card(payment: Payment, setup_intent_id: str) -> ConfirmOutcome:
     return ConfirmOutcome("processing")
 
 
-def _fail(payment: Payment, code: str | None, message: str | None) -> bool:
+def _fail(payment: Payment, code: str | None, message: str | None) -> None:
     """Record why a pending payment failed and make sure its PaymentIntent can never be charged later."""
     if payment.status != "pending":
-        return False
+        return
     payment.move_to("failed")
     payment.failure_code = (code or "card_declined")[:64]
     payment.failure_message = (message or "")[:500] or None
@@ -210,17 +206,17 @@ def _fail(payment: Payment, code: str | None, message: str | None) -> bool:
         except gateway.GatewayError:
             # Already canceled or unreachable: a failed PaymentIntent cannot succeed without a new card.
             log.info("payment %s: PaymentIntent not canceled", payment.id)
-    return True
 
 
 # ------------------------------------------------------------------------------------------------ posting
 
 @dataclass
 class Applied:
-    """What applying a Stripe report changed: payments to send receipts for, and whether staff should look."""
+    """What applying a Stripe report did: the payment it concerned, the payments it posted (to send receipts
+    for), and why staff should look, if they should."""
 
+    payment: Payment | None = None
     posted: list[Payment] = field(default_factory=list)
-    changed: bool = False
     review: str | None = None
 
 
@@ -232,9 +228,9 @@ def post_success(payment: Payment, *, amount: int, currency: str, charge_id: str
     the moment the patient paid; without it, now.
     """
     if payment.settled:
-        return Applied()
+        return Applied(payment)
     if amount != payment.amount or currency.upper() != payment.currency:
-        return Applied(review=f"Stripe reports {amount} {currency.upper()}, the portal expected "
+        return Applied(payment, review=f"Stripe reports {amount} {currency.upper()}, the portal expected "
                               f"{payment.amount} {payment.currency}")
     was = payment.status
     payment.move_to("succeeded")
@@ -251,7 +247,7 @@ def post_success(payment: Payment, *, amount: int, currency: str, charge_id: str
             payment.card_brand, payment.card_last4 = gateway.card_of_payment_intent(payment.stripe_payment_intent_id)
         except gateway.GatewayError:
             log.info("payment %s: card details not available", payment.id)
-    return Applied(posted=[payment], changed=True)
+    return Applied(payment, posted=[payment])
 
 
 def sync_refunds(payment: Payment, refunds: Iterable[gateway.RefundResult], *, reason: str | None = None,
@@ -309,8 +305,8 @@ def apply_intent(intent: gateway.IntentResult, *, reported_at: datetime | None =
         return post_success(payment, amount=intent.amount, currency=intent.currency, charge_id=intent.charge_id,
                             paid_at=_moment(intent.paid_at) or reported_at)
     if intent.status == "canceled" or (intent.status == "requires_payment_method" and intent.error_code):
-        return Applied(changed=_fail(payment, intent.error_code or "payment_failed", intent.error_message))
-    return Applied()
+        _fail(payment, intent.error_code or "payment_failed", intent.error_message)
+    return Applied(payment)
 
 
 def apply_charge_refunded(charge: dict[str, Any]) -> Applied:
@@ -322,10 +318,10 @@ def apply_charge_refunded(charge: dict[str, Any]) -> Applied:
     if payment is None:
         return Applied(review=f"no portal payment for refunded charge {charge.get('id')}")
     payment = _locked(payment)
-    applied = Applied()
+    applied = Applied(payment)
     if not payment.settled:
         if charge.get("status") != "succeeded" or not charge.get("paid", True):
-            return Applied(review=f"charge {charge.get('id')} refunded but never paid")
+            return Applied(payment, review=f"charge {charge.get('id')} refunded but never paid")
         applied = post_success(payment, amount=int(charge["amount"]), currency=charge["currency"],
                                charge_id=charge.get("id"), paid_at=_moment(charge.get("created")))
         if applied.review:
@@ -338,7 +334,7 @@ def apply_charge_refunded(charge: dict[str, Any]) -> Applied:
     else:
         # Recent API versions leave the refunds out of the event: ask Stripe for the whole list.
         refunds = gateway.list_refunds(charge["id"])
-    applied.changed = sync_refunds(payment, refunds) or applied.changed
+    sync_refunds(payment, refunds)
     return applied
 
 
@@ -352,11 +348,10 @@ def apply_dispute(dispute: dict[str, Any]) -> Applied:
     if payment is None:
         return Applied(review=f"dispute {dispute.get('id')} on a charge the portal does not know")
     payment = _locked(payment)
-    if payment.disputed_at is not None:
-        return Applied()
-    payment.disputed_at = utcnow()
-    payment.dispute_reason = str(dispute.get("reason") or "general")[:64]
-    return Applied(changed=True)
+    if payment.disputed_at is None:
+        payment.disputed_at = utcnow()
+        payment.dispute_reason = str(dispute.get("reason") or "general")[:64]
+    return Applied(payment)
 
 
 def _object_id(obj: dict[str, Any]) -> str | None:
@@ -387,11 +382,7 @@ def record_event(event: dict[str, Any]) -> tuple[StripeEvent, Applied]:
         applied = apply_dispute(obj)
     else:
         applied = Applied()
-    if applied.posted:
-        row.payment_id = applied.posted[0].id
-    elif kind in HANDLED_EVENTS:
-        payment = _payment_for_intent(obj.get("payment_intent") or obj.get("id"), {})
-        row.payment_id = payment.id if payment else None
+    row.payment_id = applied.payment.id if applied.payment else None
     row.review_reason = applied.review[:200] if applied.review else None
     row.processed_at = utcnow()
     return row, applied
@@ -447,7 +438,6 @@ def refund_payment(payment: Payment, amount: Money, *, reason: str, user_id: int
 class ReconcileReport:
     checked: int = 0
     posted: list[Payment] = field(default_factory=list)
-    failed: list[Payment] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
 
 

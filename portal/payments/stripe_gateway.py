@@ -60,7 +60,6 @@ class IntentResult:
     client_secret: str
     charge_id: str | None
     metadata: dict[str, str]
-    created: int
     # When the card was charged (Unix time), where Stripe sent the charge along.
     paid_at: int | None
     # Stripe's code and words for the last failed attempt, if any.
@@ -103,16 +102,20 @@ def _call(what: str, function, *args, **kwargs):  # noqa: ANN001, ANN202 (a boun
     except stripe.CardError as error:
         log.info("%s: card declined (%s)", what, error.code)
         raise CardDeclined(error.code or "card_declined", error.user_message or "") from error
-    except stripe.InvalidRequestError as error:
-        if error.http_status == 404 or error.code == "resource_missing":
+    except stripe.StripeError as error:
+        if isinstance(error, stripe.InvalidRequestError) and (error.http_status == 404
+                                                              or error.code == "resource_missing"):
             log.info("%s: no such object (HTTP %s)", what, error.http_status)
             raise NotFound(f"{what}: no such object") from error
-        log.warning("%s failed: %s (HTTP %s, code %s)", what, type(error).__name__, error.http_status, error.code)
-        raise GatewayError(f"{what} failed: {type(error).__name__}") from error
-    except stripe.StripeError as error:
         log.warning("%s failed: %s (HTTP %s, code %s)", what, type(error).__name__, error.http_status,
                     error.code)
         raise GatewayError(f"{what} failed: {type(error).__name__}") from error
+
+
+def _card(method: Any) -> tuple[str | None, str | None]:
+    """The brand and last four digits from an expanded PaymentMethod (nothing from a bare id)."""
+    card = (method.get("card") if isinstance(method, dict) else None) or {}
+    return card.get("brand"), card.get("last4")
 
 
 def _id(value: Any) -> str | None:
@@ -129,7 +132,7 @@ def read_intent(pi: dict[str, Any]) -> IntentResult:
     return IntentResult(id=str(pi.get("id") or ""), status=str(pi.get("status") or ""),
                         amount=int(pi.get("amount") or 0), currency=str(pi.get("currency") or "").upper(),
                         client_secret=pi.get("client_secret") or "", charge_id=_id(charge),
-                        metadata=dict(pi.get("metadata") or {}), created=int(pi.get("created") or 0),
+                        metadata=dict(pi.get("metadata") or {}),
                         paid_at=int(charge["created"]) if isinstance(charge, dict) and charge.get("created") else None,
                         error_code=error.get("decline_code") or error.get("code"),
                         error_message=error.get("message"))
@@ -166,9 +169,9 @@ def retrieve_setup_intent(setup_intent_id: str) -> SetupResult:
     seti = _call("retrieve setup intent", _client().v1.setup_intents.retrieve, setup_intent_id,
                  params={"expand": ["payment_method"]})
     method = seti.get("payment_method")
-    card = (method.get("card") if method is not None and not isinstance(method, str) else None) or {}
+    brand, last4 = _card(method)
     return SetupResult(id=seti["id"], status=seti["status"], customer=_id(seti.get("customer")),
-                       payment_method=_id(method), card_brand=card.get("brand"), card_last4=card.get("last4"),
+                       payment_method=_id(method), card_brand=brand, card_last4=last4,
                        metadata=dict(seti.get("metadata") or {}))
 
 
@@ -200,9 +203,7 @@ def card_of_payment_intent(payment_intent_id: str) -> tuple[str | None, str | No
     """The brand and last four digits of the card a PaymentIntent was paid with."""
     pi = _call("retrieve payment intent", _client().v1.payment_intents.retrieve, payment_intent_id,
                params={"expand": ["payment_method"]})
-    method = pi.get("payment_method")
-    card = (method.get("card") if method is not None and not isinstance(method, str) else None) or {}
-    return card.get("brand"), card.get("last4")
+    return _card(pi.get("payment_method"))
 
 
 def list_payment_intents(since: int) -> Iterator[IntentResult]:

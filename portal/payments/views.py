@@ -35,7 +35,6 @@ REFUSALS = {
     "above_due": _l("You can pay up to %(maximum)s, the amount due on this statement."),
     "above_refundable": _l("You can refund up to %(maximum)s, what is left of this payment."),
     "not_refundable": _l("This payment cannot be refunded by card."),
-    "not_pending": _l("This payment has already been sent. Its status is below."),
     "card_not_set_up": _l("We could not use that card. Please enter it again."),
     "unknown_at_stripe": _l("Stripe has no record of this payment, so it cannot be refunded here. It may have been "
                             "taken with other Stripe keys: refund it from Stripe's dashboard."),
@@ -261,7 +260,7 @@ def refund(public_id: str):
         abort(404)
     form = RefundForm()
     if request.method == "GET":
-        form.amount.data = str(payment.refundable.to_decimal())
+        form.amount.data = payment.refundable.format(current_locale())
     if form.validate_on_submit():
         try:
             amount = parse_amount(form.amount.data, payment.currency, current_locale())
