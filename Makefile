@@ -6,16 +6,22 @@ FLASK := $(BIN)/flask --app portal
 HOST ?= 127.0.0.1
 PORT ?= 5000
 BENCH_PATIENTS ?= 200
-# Debian packages the project needs on the machine: Python's venv, and Chromium with its driver for the
-# end-to-end browser tests (Playwright drives Debian's Chromium; it never downloads a browser).
-DEBIAN_PACKAGES := python3-venv chromium chromium-driver
+# Debian packages the project needs on the machine: Python's venv; Chromium with its driver for the
+# end-to-end browser tests (Playwright drives Debian's Chromium; it never downloads a browser); Pango and
+# HarfBuzz for WeasyPrint, which prints statements; and the Noto fonts that cover every script a statement
+# may hold (fonts-noto-core: Latin, Cyrillic, Vietnamese, Arabic; fonts-noto-cjk: Chinese).
+DEBIAN_PACKAGES := python3-venv chromium chromium-driver libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
+	fonts-noto-core fonts-noto-cjk
 
 .PHONY: install run test bench migrate glossary demo translations messages clean
 
 install: $(VENV)/.installed translations
 
 $(VENV)/.installed: setup.cfg pyproject.toml
-	@($(PYTHON) -c 'import venv, ensurepip' 2>/dev/null && [ -x /usr/bin/chromium ]) || $(MAKE) debian-packages
+	@missing=$$(for package in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${db:Status-Status}' $$package 2>/dev/null | grep -qx installed || echo $$package; done); \
+	if [ -n "$$missing" ] || ! $(PYTHON) -c 'import venv, ensurepip' 2>/dev/null; then \
+	  echo "Installing Debian packages: $$missing"; $(MAKE) debian-packages; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -56,6 +62,7 @@ test: install
 # Benchmarks print figures; they are never part of `make test`. PORTAL_BENCH_DATABASE_URL picks PostgreSQL.
 bench: install
 	$(BIN)/python bench/payments.py $(BENCH_PATIENTS)
+	$(BIN)/python bench/statements_pdf.py
 
 # Refresh translations/messages.pot from the Python code and templates.
 messages: install

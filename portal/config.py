@@ -65,6 +65,14 @@ DEFAULTS: dict[str, Any] = {
     # The smallest part payment, in minor units of the statement's currency (100 = 1.00); a smaller
     # amount due can still be paid in full.
     "PAYMENT_MINIMUM_MINOR": 100,
+    # Printed statements: the paper size (a CSS page size such as "letter" or "A4"), where rendered PDFs are
+    # kept (None: a folder in the instance folder), and how many a visitor may download per minute.
+    "STATEMENT_PDF_PAGE_SIZE": "letter",
+    "STATEMENT_PDF_CACHE_DIR": None,
+    "STATEMENT_PDF_RATE_LIMIT": "30 per minute",
+    # The portal's address as printed on paper statements; None means the address of the current request.
+    # Batch runs (`flask statements render`) have no request and use this, or http://localhost:5000.
+    "PUBLIC_URL": None,
 }
 
 

@@ -9,9 +9,10 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from babel import Locale
 from babel.dates import get_date_format
 from flask import Flask, current_app, request
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -47,6 +48,16 @@ def _select_timezone() -> str:
 
 def current_locale() -> str:
     return str(get_locale() or current_app.config["DEFAULT_LOCALE"])
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """Each supported locale with its language's name in that language ("Español"), for choosers."""
+    choices = []
+    for code in current_app.config["SUPPORTED_LOCALES"]:
+        locale = Locale.parse(code)
+        name = locale.get_display_name(locale) or code
+        choices.append((code, name[:1].upper() + name[1:]))
+    return choices
 
 
 def _field_order(locale: str) -> tuple[list[str], str]:
@@ -116,6 +127,11 @@ def datetime_filter(value: datetime | None, format: str = "long") -> str:
     return format_datetime(value, format=format)
 
 
+def number_filter(value: int) -> str:
+    # Counts (a quantity) in the reader's digits and grouping: 1,200 in English, 1.200 in Spanish.
+    return format_decimal(value)
+
+
 def init_app(app: Flask) -> None:
     root = os.path.dirname(app.root_path)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", os.path.join(root, "translations"))
@@ -124,6 +140,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = money_filter
     app.jinja_env.filters["date"] = date_filter
     app.jinja_env.filters["datetime"] = datetime_filter
+    app.jinja_env.filters["number"] = number_filter
     app.jinja_env.policies["ext.i18n.trimmed"] = True
 
     @app.context_processor

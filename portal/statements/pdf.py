@@ -1,0 +1,191 @@
+"""Statements as PDF: ``templates/statements/pdf.html`` in the statement's language, printed by WeasyPrint.
+
+Only this module imports WeasyPrint. The document is tagged (PDF/UA-1) so that screen readers read it in
+order, and it may fetch nothing but our own stylesheet and ``data:`` images: a name or address on a bill
+can never make the renderer open a file or a URL.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+import segno
+import weasyprint
+from flask import current_app, render_template, url_for
+from flask_babel import force_locale
+from markupsafe import Markup
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher
+
+from ..billing.models import Statement
+from ..billing.services import StatementPage, statement_page
+from ..glossary.markup import TermMarker
+from ..glossary.models import GlossaryTerm
+from ..glossary.services import glossary_terms
+from ..i18n import _
+
+# PDF/UA-1 makes WeasyPrint tag the structure (headings, tables, lists, links) and declare the language.
+PDF_VARIANT = "pdf/ua-1"
+STYLESHEET = os.path.join("css", "statement-pdf.css")
+
+
+@dataclass(frozen=True)
+class StatementDocument:
+    """A statement as print-ready HTML in one language."""
+
+    html: str
+    locale: str
+    title: str
+
+
+class _StaticOnlyFetcher(URLFetcher):
+    """Fetch ``data:`` URLs and files of our static folder; refuse everything else."""
+
+    def __init__(self, static_folder: str) -> None:
+        super().__init__(allowed_protocols={"data", "file"}, allow_redirects=False)
+        self._root = os.path.realpath(static_folder) + os.sep
+
+    def fetch(self, url: str, headers=None):  # noqa: ANN001, ANN201 (WeasyPrint's signature)
+        if url.startswith("file:"):
+            path = os.path.realpath(url.removeprefix("file://").split("?", 1)[0].split("#", 1)[0])
+            if not path.startswith(self._root):
+                raise ValueError(f"not a static file of the portal: {url[:80]}")
+        return super().fetch(url, headers)
+
+
+class _Printer:
+    """One thread's WeasyPrint state, reused for every statement it prints.
+
+    Loading fonts and parsing the stylesheet cost more than laying out a short statement, and neither
+    depends on the statement, so each thread does them once. WeasyPrint objects are not shared between
+    threads.
+    """
+
+    def __init__(self, static_folder: str) -> None:
+        self.fetcher = _StaticOnlyFetcher(static_folder)
+        self.fonts = FontConfiguration()
+        path = os.path.join(static_folder, STYLESHEET)
+        self.stylesheet = weasyprint.CSS(filename=path, font_config=self.fonts, url_fetcher=self.fetcher)
+        self.base_url = "file://" + os.path.realpath(static_folder) + os.sep
+
+    def print(self, html: str) -> bytes:
+        document = weasyprint.HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher)
+        return document.write_pdf(stylesheets=[self.stylesheet], font_config=self.fonts,
+                                  pdf_variant=PDF_VARIANT, uncompressed_pdf=False)
+
+
+_local = threading.local()
+
+
+def _printer() -> _Printer:
+    static_folder = current_app.static_folder
+    printer = getattr(_local, "printer", None)
+    if printer is None or getattr(_local, "static_folder", None) != static_folder:
+        printer = _Printer(static_folder)
+        _local.printer, _local.static_folder = printer, static_folder
+    return printer
+
+
+def print_pdf(html: str) -> bytes:
+    """Lay out ``html`` (from :func:`statement_document`) and return the PDF's bytes."""
+    return _printer().print(html)
+
+
+# What the printed words and layout come from besides the database: when any of these change (a new
+# release, a reworded explanation, a new translation), every statement is printed afresh.
+_RENDERER_SOURCES = ("statements/pdf.py", "billing/services.py", "glossary/why.py", "glossary/markup.py",
+                     "money.py", "i18n.py")
+
+
+def renderer_fingerprint(locale: str) -> str:
+    """A digest of the template, stylesheet, code, catalog and WeasyPrint release that print ``locale``."""
+    cache = current_app.extensions.setdefault("statement_pdf_fingerprints", {})
+    if locale not in cache:
+        digest = hashlib.sha256(f"{weasyprint.__version__}\n{PDF_VARIANT}\n".encode())
+        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        catalog_dirs = current_app.config.get("BABEL_TRANSLATION_DIRECTORIES", "").split(";")
+        paths = [os.path.join(current_app.static_folder, STYLESHEET),
+                 os.path.join(current_app.template_folder, "statements", "pdf.html"),
+                 *(os.path.join(package, name) for name in _RENDERER_SOURCES),
+                 *(os.path.join(folder, locale, "LC_MESSAGES", "messages.mo") for folder in catalog_dirs if folder)]
+        for path in paths:
+            if os.path.exists(path):
+                with open(path, "rb") as source:
+                    digest.update(os.path.basename(path).encode() + b"\0" + source.read())
+        cache[locale] = digest.hexdigest()
+    return cache[locale]
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+
+
+def css_content(message: str, counters: dict[str, str]) -> Markup:
+    """Turn a translated message such as ``Page %(page)s of %(pages)s`` into a CSS ``content`` value.
+
+    Placeholders become CSS counters (``counter(page)``); the text around them becomes CSS strings,
+    so that page numbers follow each language's own word order.
+    """
+    parts = []
+    for i, piece in enumerate(_PLACEHOLDER.split(message)):
+        if i % 2:
+            parts.append(counters[piece])
+        elif piece:
+            escaped = piece.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+            parts.append(f'"{escaped}"')
+    return Markup(" ".join(parts) or '""')
+
+
+def css_string(text: str) -> Markup:
+    """``text`` as a quoted CSS string, safe inside a ``<style>`` element."""
+    cleaned = " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"').replace("<", "\\3c ")
+    return Markup(f'"{cleaned}"')
+
+
+class _PrintMarker(TermMarker):
+    """Marks a glossary term's first use with a link to its entry in the appendix, and remembers it."""
+
+    def __init__(self, terms: list[GlossaryTerm]) -> None:
+        super().__init__(terms, self._link)
+        self.terms = {term.slug: term for term in terms}
+
+    @staticmethod
+    def _link(term: GlossaryTerm, text: str, element_id: str) -> str:
+        return Markup('<a class="term" href="#glossary-{slug}">{text}</a>').format(slug=term.slug, text=text)
+
+    def used(self) -> list[GlossaryTerm]:
+        """The terms marked so far, in the glossary's alphabetical order."""
+        marked = self.marked
+        return [term for slug, term in self.terms.items() if slug in marked]
+
+
+def quick_pay_qr(url: str) -> str:
+    """A QR code of ``url`` as an SVG data URL: scanning it opens quick pay with the number filled in."""
+    return segno.make(url, error="m").svg_data_uri(scale=4, border=2, dark="#000", light="#fff")
+
+
+def statement_document(statement: Statement, locale: str, *, note: str | None = None,
+                       now: datetime | None = None) -> StatementDocument:
+    """Render ``statement`` as print HTML in ``locale``; ``note`` is printed at the top when given.
+
+    Needs a request context whose address is the portal's public one: the PDF prints links to it.
+    """
+    with force_locale(locale):
+        page: StatementPage = statement_page(statement, locale, now)
+        marker = _PrintMarker(glossary_terms(locale))
+        quick_pay_url = url_for("auth.quick_pay", statement=statement.number, _external=True)
+        title = _("Statement %(number)s", number=statement.number)
+        html = render_template(
+            "statements/pdf.html", page=page, summary=page.summary, statement=statement,
+            organisation=statement.account.organisation, account=statement.account, terms=marker,
+            note=note, title=title, locale=locale,
+            portal_url=url_for("billing.home", _external=True), quick_pay_url=quick_pay_url,
+            quick_pay_qr=quick_pay_qr(quick_pay_url),
+            page_size=current_app.config["STATEMENT_PDF_PAGE_SIZE"],
+            page_numbers=css_content(_("Page %(page)s of %(pages)s"),
+                                     {"page": "counter(page)", "pages": "counter(pages)"}),
+            css_string=css_string)
+    return StatementDocument(html=html, locale=locale, title=title)
