@@ -45,6 +45,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .payments.views import bp as payments_bp
     from .payments.webhooks import bp as webhooks_bp
     from .questions import models as _question_models  # noqa: F401
+    from .statements.cli import statements_cli
+    from .statements.views import bp as statements_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
@@ -52,8 +54,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(glossary_bp)
     app.register_blueprint(payments_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(statements_bp)
     app.cli.add_command(demo_cli)
     app.cli.add_command(glossary_cli)
     app.cli.add_command(dictionary_cli)
     app.cli.add_command(payments_cli)
+    app.cli.add_command(statements_cli)
     return app

@@ -126,11 +126,13 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
-def make_app(migrated, localstripe):
+def make_app(migrated, localstripe, tmp_path):
     """Build an app on the test database with extra settings; tables are emptied afterwards."""
     apps = []
 
     def build(**overrides):
+        # Each test prints statements into its own cache, never the checkout's instance folder.
+        overrides.setdefault("STATEMENT_PDF_CACHE_DIR", str(tmp_path / "statement-pdfs"))
         app = create_app(app_config(migrated, **overrides))
         app.test_client_class = IsolatedClient
         apps.append(app)
@@ -217,7 +219,8 @@ class Factory:
 
     def account(self, guarantor_name: str = "Alex Guarantor", **fields) -> Account:
         account = Account(organisation=self.organisation(), number=fields.pop("number", str(next(_numbers))),
-                          guarantor_name=guarantor_name, mailing_address="2 Home Street\nTestville",
+                          guarantor_name=guarantor_name,
+                          mailing_address=fields.pop("mailing_address", "2 Home Street\nTestville"),
                           preferred_locale=fields.pop("preferred_locale", "en"), **fields)
         db.session.add(account)
         db.session.commit()

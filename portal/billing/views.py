@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from ..audit.web import audit
 from ..extensions import db
 from ..glossary.web import term_marker
-from ..i18n import _l, current_locale
+from ..i18n import _l, current_locale, language_choices
 from ..payments.stripe_gateway import enabled as gateway_enabled
 from . import services
 from .access import current_viewer, statement_for
@@ -64,7 +64,7 @@ def statement(number: str):
     page = services.statement_page(found, current_locale())
     return render_template("billing/statement.html", page=page, summary=page.summary, statement=found,
                            guest_minutes_left=viewer.guest_minutes_left(found), terms=term_marker(),
-                           payments_enabled=gateway_enabled())
+                           payments_enabled=gateway_enabled(), pdf_languages=language_choices())
 
 
 @bp.route("/staff/statements")

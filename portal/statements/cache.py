@@ -1,0 +1,81 @@
+"""Rendered statement PDFs on disk, one file per statement, language and content version.
+
+A file is named ``<number>.<locale>.<version>.pdf``; a new version of a statement (a payment posted, a line
+corrected) has a new name, so a stale PDF is never served, and the older files of that statement and
+language are removed when the new one is stored. Files are written to a temporary name and renamed, so a
+reader never sees half a PDF, even with several workers or machines sharing the folder.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+
+from flask import current_app
+
+_SAFE = re.compile(r"^[0-9A-Za-z_-]+$")
+
+
+def cache_dir() -> str:
+    return current_app.config["STATEMENT_PDF_CACHE_DIR"] or os.path.join(current_app.instance_path, "statement-pdfs")
+
+
+def _folder(number: str) -> str:
+    # Sharded by the number's last two digits, so that no folder holds a whole hospital's statements.
+    return os.path.join(cache_dir(), number[-2:].rjust(2, "0"))
+
+
+def _name(number: str, locale: str, version: str) -> str:
+    for part in (number, locale, version):
+        if not _SAFE.match(part):
+            raise ValueError("unsafe part in a cached statement's file name")
+    return f"{number}.{locale}.{version}.pdf"
+
+
+def path_for(number: str, locale: str, version: str) -> str:
+    return os.path.join(_folder(number), _name(number, locale, version))
+
+
+def lookup(number: str, locale: str, version: str) -> str | None:
+    """The cached PDF's path, or None when this version has not been printed yet."""
+    path = path_for(number, locale, version)
+    return path if os.path.isfile(path) else None
+
+
+def store(number: str, locale: str, version: str, pdf: bytes) -> str:
+    """Keep ``pdf`` as this version, remove older versions of the same statement and language."""
+    path = path_for(number, locale, version)
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".pdf")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(pdf)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    prefix, keep = f"{number}.{locale}.", os.path.basename(path)
+    for entry in os.scandir(folder):
+        if entry.name.startswith(prefix) and entry.name.endswith(".pdf") and entry.name != keep:
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:  # another worker removed it first
+                pass
+    return path
+
+
+def clear() -> int:
+    """Remove every cached PDF; returns how many were removed."""
+    removed = 0
+    root = cache_dir()
+    if not os.path.isdir(root):
+        return 0
+    for folder in os.scandir(root):
+        if folder.is_dir():
+            for entry in os.scandir(folder.path):
+                if entry.name.endswith(".pdf"):
+                    os.unlink(entry.path)
+                    removed += 1
+    return removed

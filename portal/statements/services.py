@@ -1,0 +1,171 @@
+"""Printing a statement as PDF: which language, which version, and the cache in front of WeasyPrint.
+
+A statement's *content version* is a digest of everything its PDF shows (the statement, its visits, lines
+and settled payments, the guarantor's and the hospital's details, its status, the glossary and the plain
+names in that language) and of everything that prints it (template, stylesheet, code, catalog). Working it
+out takes a few small queries, much less than printing, so a download first asks the cache for that version
+and prints only when it is new: any change to the statement makes a new version, never a stale PDF.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import current_app, url_for
+from flask_babel import force_locale
+from sqlalchemy import select
+
+from ..billing.models import LineItem, Patient, Statement, Visit
+from ..billing.services import StatementSummary, organisation_today
+from ..extensions import db
+from ..glossary.content import SOURCE_LOCALE
+from ..glossary.models import GlossaryTerm
+from ..glossary.services import service_names
+from ..i18n import _
+from ..money import Money
+from ..payments.models import SETTLED_STATUSES, Payment
+from . import cache, pdf
+
+
+@dataclass(frozen=True)
+class Language:
+    """The language a statement is printed in, and whether the one asked for had to be replaced."""
+
+    locale: str
+    requested: str | None = None
+
+    @property
+    def replaced(self) -> bool:
+        return self.requested is not None
+
+
+def supported_locales() -> list[str]:
+    return list(current_app.config["SUPPORTED_LOCALES"])
+
+
+def print_language(statement: Statement, requested: str | None, active: str) -> Language:
+    """Pick the language: ``requested`` (``?lang=``) when supported, else ``active`` (the page's language).
+
+    An unsupported request falls back to the patient's own language (the account's preference) when the
+    portal offers it, and is remembered so that the PDF can say why it is not in the language asked for.
+    """
+    supported = supported_locales()
+    if not requested:
+        return Language(active if active in supported else current_app.config["DEFAULT_LOCALE"])
+    wanted = requested.replace("-", "_")
+    for locale in supported:
+        if locale.lower() == wanted.lower():
+            return Language(locale)
+    patient = statement.account.preferred_locale
+    fallback = patient if patient in supported else (active if active in supported
+                                                     else current_app.config["DEFAULT_LOCALE"])
+    return Language(fallback, requested=requested[:20])
+
+
+def fallback_note(language: Language) -> str | None:
+    """The sentence printed at the top of a statement whose requested language is not offered."""
+    if not language.replaced:
+        return None
+    with force_locale(language.locale):
+        return _("This statement is not available in the language you asked for (%(requested)s), "
+                           "so it is printed in your own language.", requested=language.requested)
+
+
+def _iso(value) -> str | None:  # noqa: ANN001 (a date, a datetime or None)
+    return value.isoformat() if value is not None else None
+
+
+_LINE_COLUMNS = (LineItem.id, LineItem.position, LineItem.service_date, LineItem.code_system, LineItem.code,
+                 LineItem.description, LineItem.quantity, LineItem.charge, LineItem.allowed, LineItem.insurance_paid,
+                 LineItem.adjustment, LineItem.deductible, LineItem.copay, LineItem.coinsurance, LineItem.not_covered)
+
+
+def content_version(statement: Statement, locale: str, *, note: str | None = None,
+                    now: datetime | None = None) -> str:
+    """The digest that names this statement's PDF in ``locale`` (see the module's docstring).
+
+    Read with a few narrow queries rather than the ORM objects the page is printed from: a cached download
+    costs these queries and nothing else.
+    """
+    account = statement.account
+    organisation = account.organisation
+    rows = db.session.execute(
+        select(Visit.id.label("visit_id"), Visit.visit_date, Visit.end_date, Visit.facility, Visit.department,
+               Visit.provider, Visit.payer, Patient.given_name, Patient.family_name, *_LINE_COLUMNS)
+        .join(Patient, Visit.patient_id == Patient.id)
+        .outerjoin(LineItem, LineItem.visit_id == Visit.id)
+        .where(Visit.statement_id == statement.id)
+        .order_by(Visit.id, LineItem.position, LineItem.id)).all()
+    lines = [row for row in rows if row.id is not None]
+    payments = db.session.execute(
+        select(Payment.id, Payment.amount, Payment.amount_refunded, Payment.status, Payment.method,
+               Payment.card_last4, Payment.created_at, Payment.succeeded_at)
+        .where(Payment.statement_id == statement.id, Payment.status.in_(SETTLED_STATUSES))
+        .order_by(Payment.id)).all()
+    glossary = db.session.execute(
+        select(GlossaryTerm.locale, GlossaryTerm.slug, GlossaryTerm.title, GlossaryTerm.synonyms,
+               GlossaryTerm.matches, GlossaryTerm.short_definition)
+        .where(GlossaryTerm.locale.in_({locale, SOURCE_LOCALE})).order_by(GlossaryTerm.id)).all()
+    names = service_names(lines, locale)
+    # Whether it is due, overdue or paid changes the words printed; the date alone does not.
+    summary = StatementSummary(
+        statement, Money(sum(line.charge - line.insurance_paid - line.adjustment for line in lines), statement.currency),
+        Money(sum(p.amount - p.amount_refunded for p in payments), statement.currency),
+        organisation_today(organisation, now))
+    facts = {
+        "renderer": pdf.renderer_fingerprint(locale),
+        "locale": locale,
+        "note": note,
+        "page": current_app.config["STATEMENT_PDF_PAGE_SIZE"],
+        "quick_pay": url_for("auth.quick_pay", statement=statement.number, _external=True),
+        "portal": url_for("billing.home", _external=True),
+        "organisation": [organisation.name, organisation.address, organisation.phone, organisation.email,
+                         organisation.time_zone],
+        "account": [account.number, account.guarantor_name, account.mailing_address],
+        "statement": [statement.number, _iso(statement.statement_date), _iso(statement.due_date),
+                      statement.currency, summary.status],
+        "lines": [[row.visit_id, _iso(row.visit_date), _iso(row.end_date), row.facility, row.department,
+                   row.provider, row.payer, row.given_name, row.family_name,
+                   *(_iso(value) if isinstance(value, date) else value for value in row[9:]),
+                   *((names[row.id].name, names[row.id].explanation) if row.id is not None else ())]
+                  for row in rows],
+        "payments": [[_iso(value) if isinstance(value, datetime) else value for value in payment]
+                     for payment in payments],
+        "glossary": [list(term) for term in glossary],
+    }
+    encoded = json.dumps(facts, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(encoded).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class PrintedStatement:
+    """A statement's PDF on disk: where it is, its version (the ETag) and whether it was printed now."""
+
+    path: str
+    version: str
+    locale: str
+    printed: bool
+    seconds: float
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as pdf_file:
+            return pdf_file.read()
+
+
+def statement_pdf(statement: Statement, language: Language, *, now: datetime | None = None) -> PrintedStatement:
+    """The statement's PDF in ``language``: from the cache when this version was printed before.
+
+    Needs a request context whose address is the portal's public one (the PDF links to it).
+    """
+    started = time.perf_counter()
+    note = fallback_note(language)
+    version = content_version(statement, language.locale, note=note, now=now)
+    path = cache.lookup(statement.number, language.locale, version)
+    if path is not None:
+        return PrintedStatement(path, version, language.locale, False, time.perf_counter() - started)
+    document = pdf.statement_document(statement, language.locale, note=note, now=now)
+    path = cache.store(statement.number, language.locale, version, pdf.print_pdf(document.html))
+    return PrintedStatement(path, version, language.locale, True, time.perf_counter() - started)
