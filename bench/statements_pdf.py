@@ -1,0 +1,196 @@
+"""Benchmark printed statements: render time by size, against plain WeasyPrint, cached downloads, statement runs.
+
+Builds a fresh database (a temporary SQLite file, or PostgreSQL when PORTAL_BENCH_DATABASE_URL is set: its
+public schema is rebuilt) with the shipped glossary and statements of 5, 40 and 200 lines priced like the
+demo hospital's, then prints:
+
+- p50/p95 of our render (HTML from the template, then the PDF, on a warm worker) per size;
+- the same HTML printed the plain way, ``weasyprint.HTML(string=...).write_pdf()`` with the stylesheet
+  inlined, and the ratio;
+- a cached download through the app (``GET /statements/<number>/pdf``, test client);
+- a statement run of ``BENCH_PDF_RUN`` statements (default 200) on every core, and peak memory per worker.
+
+Asserts nothing. Usage: ``make bench`` or ``.venv/bin/python bench/statements_pdf.py``.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import flask_migrate  # noqa: E402
+import weasyprint  # noqa: E402
+from sqlalchemy import text  # noqa: E402
+
+from portal import create_app  # noqa: E402
+from portal.auth.models import User  # noqa: E402
+from portal.auth.passwords import hash_password  # noqa: E402
+from portal.billing.models import Account, LineItem, Organisation, Patient, Statement, Visit  # noqa: E402
+from portal.demo import data  # noqa: E402
+from portal.demo.services import adjudicate  # noqa: E402
+from portal.extensions import db  # noqa: E402
+from portal.glossary.services import load_builtin_content  # noqa: E402
+from portal.statements import batch, cache, pdf  # noqa: E402
+
+SIZES = (5, 40, 200)
+RUNS = {5: 25, 40: 15, 200: 5}
+RUN_SIZE = int(os.environ.get("BENCH_PDF_RUN", "200"))
+# A statement run's statements: mostly short bills, some long stays (about 9 lines on average).
+RUN_LINES = (3, 5, 5, 6, 8, 12, 25)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def build_app(workdir: str):
+    url = os.environ.get("PORTAL_BENCH_DATABASE_URL") or f"sqlite:///{workdir}/bench.sqlite3"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret-key-long-enough-0123456789",
+                      "PASSWORD_HASH_PROFILE": "CHEAPEST", "RATELIMIT_ENABLED": False,
+                      "STATEMENT_PDF_CACHE_DIR": os.path.join(workdir, "cache"),
+                      "PUBLIC_URL": "https://billing.example.org"})
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        flask_migrate.upgrade()
+        load_builtin_content()
+        db.session.commit()
+    return app
+
+
+def add_statement(account: Account, patient: Patient, number: str, lines: int, today: date) -> Statement:
+    statement = Statement(account=account, number=number, statement_date=today - timedelta(days=3),
+                          due_date=today + timedelta(days=27), currency="USD")
+    plan = data.PLANS["blueriver"]
+    services = list(data.SERVICES)
+    deductible_left = [50000]
+    per_visit = 12
+    visit = None
+    for position in range(lines):
+        if position % per_visit == 0:
+            visit = Visit(statement=statement, patient=patient,
+                          visit_date=today - timedelta(days=40 - position // per_visit),
+                          facility="Riverside Community Hospital", department="Internal Medicine",
+                          provider="Dr. Samuel Ortiz", payer=plan.name)
+            db.session.add(visit)
+        service = services[position % len(services)]
+        system, code, description, _unit = data.SERVICES[service]
+        quantity = 1 + position % 3
+        amounts = adjudicate(service, quantity, plan, first_in_visit=position % per_visit == 0, emergency=False,
+                             deductible_left=deductible_left)
+        visit.lines.append(LineItem(position=position, service_date=visit.visit_date, code_system=system,
+                                    code=code, description=description, quantity=quantity, **amounts))
+    db.session.add(statement)
+    return statement
+
+
+def populate(app) -> dict[int, str]:
+    with app.app_context():
+        organisation = Organisation(slug="riverside", name="Riverside Community Hospital",
+                                    address="1200 River Road\nSpringfield, IL 62704\nUnited States",
+                                    phone="+1 217-555-0142", email="billing@riverside.example", currency="USD",
+                                    time_zone="America/Chicago", default_locale="en")
+        db.session.add(organisation)
+        today = date.today()
+        by_size = {}
+        for index in range(len(SIZES) + RUN_SIZE):
+            account = Account(organisation=organisation, number=str(20000 + index),
+                              guarantor_name=f"Jordan Rivera {index}", mailing_address="48 Maple Street\nSpringfield, "
+                              "IL 62701", preferred_locale="en")
+            patient = Patient(account=account, mrn=f"B{index}", given_name="Jordan", family_name="Rivera",
+                              birth_date=date(1980, 5, 17))
+            db.session.add_all([account, patient])
+            if index < len(SIZES):
+                size = SIZES[index]
+                by_size[size] = add_statement(account, patient, str(900000000 + size), size, today).number
+            else:
+                add_statement(account, patient, str(910000000 + index), RUN_LINES[index % len(RUN_LINES)], today)
+        db.session.add(User(email="clerk@example.org", password_hash=hash_password("bench password"),
+                            role="staff", locale="en"))
+        db.session.commit()
+        return by_size
+
+
+def render_times(app, number: str, runs: int) -> tuple[list[float], list[float], int]:
+    """Our render and the plain WeasyPrint baseline of the same HTML, each ``runs`` times."""
+    ours, plain = [], []
+    with app.test_request_context(base_url=app.config["PUBLIC_URL"]):
+        statement = db.session.query(Statement).filter_by(number=number).one()
+        pdf.print_pdf(pdf.statement_document(statement, "en").html)  # warm the worker's fonts and stylesheet
+        for _ in range(runs):
+            started = time.perf_counter()
+            document = pdf.statement_document(statement, "en")
+            output = pdf.print_pdf(document.html)
+            ours.append(time.perf_counter() - started)
+        with open(os.path.join(app.static_folder, pdf.STYLESHEET), encoding="utf-8") as css:
+            standalone = document.html.replace("</head>", f"<style>{css.read()}</style></head>", 1)
+        for _ in range(runs):
+            started = time.perf_counter()
+            weasyprint.HTML(string=standalone).write_pdf()
+            plain.append(time.perf_counter() - started)
+        pages = len(weasyprint.HTML(string=standalone).render().pages)
+    db.session.remove()
+    return ours, plain, pages if output else 0
+
+
+def cached_downloads(app, number: str, runs: int = 200) -> list[float]:
+    client = app.test_client()
+    import re
+
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    client.post("/login", data={"email": "clerk@example.org", "password": "bench password", "csrf_token": token})
+    assert client.get(f"/statements/{number}/pdf").status_code == 200  # printed and cached
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get(f"/statements/{number}/pdf")
+        response.get_data()
+        times.append(time.perf_counter() - started)
+        assert response.status_code == 200
+    return times
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-pdf-") as workdir:
+        app = build_app(workdir)
+        by_size = populate(app)
+        print(f"WeasyPrint {weasyprint.__version__}, {os.cpu_count()} cores; times are wall-clock on one core.")
+        print(f"{'lines':>5} {'pages':>5} {'ours p50':>10} {'ours p95':>10} {'plain p50':>10} {'plain p95':>10}"
+              f" {'speed-up':>8}")
+        with app.app_context():
+            for size in SIZES:
+                ours, plain, pages = render_times(app, by_size[size], RUNS[size])
+                print(f"{size:>5} {pages:>5} {ms(statistics.median(ours)):>10} {ms(percentile(ours, .95)):>10} "
+                      f"{ms(statistics.median(plain)):>10} {ms(percentile(plain, .95)):>10} "
+                      f"{statistics.median(plain) / statistics.median(ours):>7.2f}x")
+            cached = cached_downloads(app, by_size[40])
+        print(f"cached download of the 40-line statement (GET through the app, {len(cached)} requests): "
+              f"p50 {ms(statistics.median(cached))}, p95 {ms(percentile(cached, .95))}")
+        with app.app_context():
+            numbers = [n for n in batch.all_statement_numbers() if n.startswith("91")]
+            average = sum(RUN_LINES[i % len(RUN_LINES)] for i in range(len(SIZES), len(SIZES) + RUN_SIZE)) / RUN_SIZE
+            for jobs in sorted({1, os.cpu_count() or 1}):
+                cache.clear()  # every statement of the run is printed, none comes from the cache
+                summary = batch.run(numbers, lang=None, out_dir=os.path.join(workdir, f"out-{jobs}"), jobs=jobs)
+                print(f"statement run: {summary.count} statements ({average:.1f} lines on average) on {jobs} "
+                      f"{'process' if jobs == 1 else 'processes'} in {summary.seconds:.1f} s: "
+                      f"{summary.per_second:.1f} statements per second, {len(summary.failures)} failed, "
+                      f"peak memory per worker {summary.peak_memory_kb / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
