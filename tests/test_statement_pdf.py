@@ -310,15 +310,36 @@ def test_downloads_are_rate_limited(app, client, household, login_as, download):
 def test_an_unknown_language_falls_back_to_the_patients_own_with_a_note(client, household, login_as, download):
     user, statement = household
     login_as(user)
-    for lang in ("xx", "<script>", "e" * 500):
+    versions = set()
+    for lang in ("xx", "<script>", "e" * 500, "zz-ZZ"):
         response = download(statement.number, lang=lang)
         assert response.status_code == 200
         assert response.headers["Content-Language"] == "en"
         text = full_text(response.get_data())
         assert "This statement is not available in the language you asked for" in text
-        assert "<script>" not in text or lang == "<script>"
+        assert "<script>" not in text
+        versions.add(response.headers["ETag"])
+    # Whatever odd language is asked for, it is the same PDF, printed once.
+    assert len(versions) == 1
     plain = full_text(download(statement.number, lang="en").get_data())
     assert "not available in the language" not in plain
+
+
+def test_another_supported_language_is_offered_and_printed(app, client, household, login_as, download):
+    user, statement = household
+    login_as(user)
+    app.config["SUPPORTED_LOCALES"] = ["en", "es"]
+    form = soup(client.get(f"/statements/{statement.number}")).find("form", class_="download-language")
+    assert form["method"] == "get" and form["action"] == f"/statements/{statement.number}/pdf"
+    options = {option["value"]: option.get_text() for option in form.find_all("option")}
+    assert options == {"en": "English", "es": "Español"}
+    assert form.find("label", attrs={"for": "pdf-lang"}) is not None
+    response = download(statement.number, lang="es")
+    assert response.headers["Content-Language"] == "es"
+    assert response.headers["Content-Disposition"].endswith(f"statement-{statement.number}-es.pdf")
+    text = full_text(response.get_data())
+    assert "90,00" in text  # Spanish number format, the statement's own currency
+    assert read_pdf(response.get_data()).trailer["/Root"]["/Lang"] == "es"
 
 
 NAMES = {
@@ -425,6 +446,17 @@ def _moment(day: date):
     return datetime(day.year, day.month, day.day, 18, tzinfo=timezone.utc)
 
 
+def test_a_cache_that_cannot_be_written_still_gives_the_pdf(app, client, household, login_as, download, tmp_path):
+    user, statement = household
+    login_as(user)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be")
+    app.config["STATEMENT_PDF_CACHE_DIR"] = str(blocked)
+    response = download(statement.number)
+    assert response.status_code == 200
+    assert f"Statement {statement.number}" in full_text(response.get_data())
+
+
 def test_printing_concurrently_leaves_one_whole_file(app, make):
     statement = make.statement(lines=1)
     data = b"%PDF-1.7 test"
@@ -432,8 +464,8 @@ def test_printing_concurrently_leaves_one_whole_file(app, make):
         path = cache.store(statement.number, "en", version, data + version.encode())
     folder = os.listdir(os.path.dirname(path))
     assert folder == [os.path.basename(path)]
-    assert cache.lookup(statement.number, "en", "ccc") == path
-    assert cache.lookup(statement.number, "en", "aaa") is None
+    assert cache.read(statement.number, "en", "ccc") == data + b"ccc"
+    assert cache.read(statement.number, "en", "aaa") is None
     with pytest.raises(ValueError):
         cache.path_for("../../etc", "en", "x")
 

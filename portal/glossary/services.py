@@ -204,16 +204,19 @@ def describe_codes(codes: Iterable[tuple[str, str]], locale: str) -> dict[tuple[
                table.source)
         .where(table.locale.in_({locale, SOURCE_LOCALE}), table.code_system.in_(systems),
                or_(table.code_first.in_(exact), table.code_first != table.code_last))).all()
-    by_system: dict[str, list[DictionaryEntry]] = {}
+    # Grouped by what a code must share with an entry to fall in it (system, length, CPT category), so
+    # that a long statement compares each code with its own group, not the whole dictionary.
+    groups: dict[tuple[str, int, str], list[DictionaryEntry]] = {}
     for row in rows:
         entry = DictionaryEntry(*row)
-        by_system.setdefault(entry.code_system, []).append(entry)
+        groups.setdefault((entry.code_system, len(entry.code_first), code_kind(entry.code_first)), []).append(entry)
     found = {}
     for system, code in wanted:
+        if not code:
+            continue
         # Range ends and codes are compared as Python strings, not by the database's collation.
-        matching = [e for e in by_system.get(system, ())
-                    if len(e.code_first) == len(code) and code_kind(e.code_first) == code_kind(code)
-                    and e.code_first <= code <= e.code_last]
+        matching = [e for e in groups.get((system, len(code), code_kind(code)), ())
+                    if e.code_first <= code <= e.code_last]
         if matching:
             found[(system, code)] = min(matching, key=lambda e: _preference(e, locale))
     return found

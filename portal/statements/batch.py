@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -90,7 +89,8 @@ def print_one(number: str, lang: str | None, out_dir: str) -> Outcome:
             language = services.print_language(statement, lang, statement.account.preferred_locale)
             printed = services.statement_pdf(statement, language)
             target = os.path.join(out_dir, f"statement-{number}-{printed.locale}.pdf")
-            shutil.copyfile(printed.path, target)
+            with open(target, "wb") as out:
+                out.write(printed.data)
             return Outcome(number, path=target, printed=printed.printed, seconds=time.perf_counter() - started,
                            peak_memory_kb=_peak_memory_kb())
     except Exception as error:  # noqa: BLE001 (one statement's failure is reported; the run goes on)

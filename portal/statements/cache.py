@@ -36,10 +36,17 @@ def path_for(number: str, locale: str, version: str) -> str:
     return os.path.join(_folder(number), _name(number, locale, version))
 
 
-def lookup(number: str, locale: str, version: str) -> str | None:
-    """The cached PDF's path, or None when this version has not been printed yet."""
-    path = path_for(number, locale, version)
-    return path if os.path.isfile(path) else None
+def read(number: str, locale: str, version: str) -> bytes | None:
+    """The cached PDF, or None when this version has not been printed yet (or was just replaced)."""
+    try:
+        with open(path_for(number, locale, version), "rb") as cached:
+            return cached.read()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        # An unreadable cache is a cache miss: the statement is printed afresh.
+        current_app.logger.warning("statement %s: the PDF cache could not be read", number, exc_info=True)
+        return None
 
 
 def store(number: str, locale: str, version: str, pdf: bytes) -> str:

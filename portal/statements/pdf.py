@@ -6,6 +6,7 @@ can never make the renderer open a file or a URL.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -162,6 +163,7 @@ class _PrintMarker(TermMarker):
         return [term for slug, term in self.terms.items() if slug in marked]
 
 
+@functools.lru_cache(maxsize=256)
 def quick_pay_qr(url: str) -> str:
     """A QR code of ``url`` as an SVG data URL: scanning it opens quick pay with the number filled in."""
     return segno.make(url, error="m").svg_data_uri(scale=4, border=2, dark="#000", light="#fff")

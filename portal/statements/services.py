@@ -62,16 +62,17 @@ def print_language(statement: Statement, requested: str | None, active: str) -> 
     patient = statement.account.preferred_locale
     fallback = patient if patient in supported else (active if active in supported
                                                      else current_app.config["DEFAULT_LOCALE"])
-    return Language(fallback, requested=requested[:20])
+    return Language(fallback, requested=requested[:40])
 
 
 def fallback_note(language: Language) -> str | None:
     """The sentence printed at the top of a statement whose requested language is not offered."""
     if not language.replaced:
         return None
+    # The same sentence whatever was asked for, so that odd ?lang= values all find the one cached PDF.
     with force_locale(language.locale):
-        return _("This statement is not available in the language you asked for (%(requested)s), "
-                           "so it is printed in your own language.", requested=language.requested)
+        return _("This statement is not available in the language you asked for, so it is printed in your "
+                 "own language.")
 
 
 def _iso(value) -> str | None:  # noqa: ANN001 (a date, a datetime or None)
@@ -142,17 +143,13 @@ def content_version(statement: Statement, locale: str, *, note: str | None = Non
 
 @dataclass(frozen=True)
 class PrintedStatement:
-    """A statement's PDF on disk: where it is, its version (the ETag) and whether it was printed now."""
+    """A statement's PDF: its bytes, its version (the ETag) and whether it was printed just now."""
 
-    path: str
+    data: bytes
     version: str
     locale: str
     printed: bool
     seconds: float
-
-    def read(self) -> bytes:
-        with open(self.path, "rb") as pdf_file:
-            return pdf_file.read()
 
 
 def statement_pdf(statement: Statement, language: Language, *, now: datetime | None = None) -> PrintedStatement:
@@ -163,9 +160,14 @@ def statement_pdf(statement: Statement, language: Language, *, now: datetime | N
     started = time.perf_counter()
     note = fallback_note(language)
     version = content_version(statement, language.locale, note=note, now=now)
-    path = cache.lookup(statement.number, language.locale, version)
-    if path is not None:
-        return PrintedStatement(path, version, language.locale, False, time.perf_counter() - started)
+    data = cache.read(statement.number, language.locale, version)
+    if data is not None:
+        return PrintedStatement(data, version, language.locale, False, time.perf_counter() - started)
     document = pdf.statement_document(statement, language.locale, note=note, now=now)
-    path = cache.store(statement.number, language.locale, version, pdf.print_pdf(document.html))
-    return PrintedStatement(path, version, language.locale, True, time.perf_counter() - started)
+    data = pdf.print_pdf(document.html)
+    try:
+        cache.store(statement.number, language.locale, version, data)
+    except OSError:
+        # A full or read-only disk costs the next download a new print, never this one its PDF.
+        current_app.logger.exception("statement %s: the printed PDF could not be cached", statement.number)
+    return PrintedStatement(data, version, language.locale, True, time.perf_counter() - started)

@@ -29,8 +29,7 @@ def statement_pdf(number: str):
     printed = services.statement_pdf(statement, language)
     audit("statement.pdf_downloaded", "statement", statement.id, guest=viewer.is_guest_for(statement))
     db.session.commit()
-    # Read whole (a statement is tens of kilobytes), so no file stays open after the response.
-    response = send_file(io.BytesIO(printed.read()), mimetype="application/pdf", as_attachment=True,
+    response = send_file(io.BytesIO(printed.data), mimetype="application/pdf", as_attachment=True,
                          download_name=f"statement-{statement.number}-{printed.locale}.pdf",
                          etag=printed.version, conditional=True, max_age=0)
     # The PDF holds health and billing details: no browser or proxy keeps a copy (the patient saves the
