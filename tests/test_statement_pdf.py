@@ -14,6 +14,8 @@ from fontTools.ttLib import TTFont
 
 from portal.audit.models import AuditEvent
 from portal.billing.models import LineItem, Statement
+from portal.glossary.models import GlossaryTerm, ServiceDescription
+from portal.payments.models import Payment
 from portal.extensions import db
 from portal.statements import cache, pdf, services
 
@@ -132,11 +134,14 @@ def test_every_page_has_its_number_the_statement_number_and_the_visit_it_continu
     # The visit's heading and column names are repeated on every page its lines run onto.
     continued = [text for text in pages if "TEST SERVICE 45" in text or "TEST SERVICE 30" in text]
     assert continued and all(visit_heading in text and "Insurance paid" in text for text in continued)
-    # No line is split from its explanation: each line's name and its "why" sentence share a page.
+    # No line is split from its explanation: each line's name is on one page, and every page has as many
+    # explanations (each begins "The hospital charged $100.00.") as it has lines.
     for n in range(1, 46):
         name = f"TEST SERVICE {n} "
         where = [i for i, text in enumerate(pages) if name in text + " "]
         assert len(where) == 1, n
+    for text in pages:
+        assert len(re.findall(r"TEST SERVICE \d+ ", text)) == text.count("The hospital charged $100.00.")
 
 
 def test_the_pdf_is_tagged_titled_and_declares_its_language(client, household, login_as, download):
@@ -316,7 +321,7 @@ def test_an_unknown_language_falls_back_to_the_patients_own_with_a_note(client, 
         assert response.status_code == 200
         assert response.headers["Content-Language"] == "en"
         text = full_text(response.get_data())
-        assert "This statement is not available in the language you asked for" in text
+        assert "This statement is not available in the language you asked for, so it is printed in English." in text
         assert "<script>" not in text
         versions.add(response.headers["ETag"])
     # Whatever odd language is asked for, it is the same PDF, printed once.
@@ -367,8 +372,8 @@ def test_every_script_prints_with_no_missing_glyph(app, make, locale):
         data = pdf.print_pdf(document.html)
     assert f'lang="{locale.replace("_", "-")}"' in document.html
     assert f'dir="{"rtl" if locale == "ar" else "ltr"}"' in document.html
-    # Amounts keep their own direction inside right-to-left text.
-    assert re.search(r"<bdi>[^<]*\d[^<]*</bdi>", document.html)
+    # Amounts keep their own direction inside right-to-left text ("You owe $90.00 by …").
+    assert re.search(r"<strong><bdi>[^<]*\d[.,٫]\d\d[^<]*</bdi></strong>", document.html)
     assert missing_glyphs(data) == []
     text = full_text(data)
     compact = "".join(text.split())
@@ -414,7 +419,7 @@ def test_a_second_download_comes_from_the_cache_until_the_statement_changes(app,
     assert len([name for name in files if name.startswith(statement.number)]) == 1
 
 
-def test_the_version_changes_with_each_thing_the_pdf_shows(app, make):
+def test_the_version_changes_with_each_thing_the_pdf_shows(app, make, glossary):
     statement = make.statement(lines=1)
     with app.test_request_context(base_url="http://localhost"):
         def version() -> str:
@@ -424,6 +429,17 @@ def test_the_version_changes_with_each_thing_the_pdf_shows(app, make):
         assert version() == seen[0]
         changes = [
             lambda s: setattr(s.account, "mailing_address", "3 New Road\nTestville"),
+            lambda s: setattr(s.account, "guarantor_name", "Alexandra Guarantor"),
+            lambda s: setattr(s.account.organisation, "name", "Test General Hospital North"),
+            lambda s: setattr(s.visits[0].patient, "given_name", "Alexandra"),
+            lambda s: setattr(s.visits[0].lines[0], "description", "TEST SERVICE RENAMED"),
+            lambda s: db.session.add(Payment(statement=s, amount=1000, currency="USD", status="succeeded")),
+            lambda s: setattr(Payment.query.filter_by(statement_id=s.id).one(), "amount_refunded", 400),
+            lambda s: setattr(GlossaryTerm.query.filter_by(locale="en", slug="deductible").one(),
+                              "short_definition", "What you pay before your plan pays."),
+            lambda s: db.session.add(ServiceDescription(source="local", locale="en", code_system="cpt",
+                                                        code_first="99200", code_last="99209",
+                                                        name="Test visit", explanation="A visit in tests.")),
             lambda s: setattr(s.account.organisation, "phone", "+1 555-0199"),
             lambda s: setattr(s, "due_date", s.due_date + timedelta(days=7)),
             lambda s: setattr(s.visits[0], "provider", "Dr. Other"),
@@ -437,6 +453,8 @@ def test_the_version_changes_with_each_thing_the_pdf_shows(app, make):
         later = services.content_version(db.session.get(Statement, statement.id), "en",
                                          now=_moment(statement.due_date + timedelta(days=1)))
         seen.append(later)
+        # Another language is another PDF.
+        seen.append(services.content_version(db.session.get(Statement, statement.id), "es"))
     assert len(set(seen)) == len(seen)
 
 
@@ -444,6 +462,30 @@ def _moment(day: date):
     from datetime import datetime, timezone
 
     return datetime(day.year, day.month, day.day, 18, tzinfo=timezone.utc)
+
+
+def test_downloads_and_runs_print_the_public_address_and_share_the_cache(app, client, runner, household, login_as,
+                                                                       download, tmp_path):
+    user, statement = household
+    login_as(user)
+    app.config["PUBLIC_URL"] = "https://billing.example.org/"
+    result = runner.invoke(args=["statements", "render", statement.number, "--out", str(tmp_path / "run"),
+                                 "--jobs", "1"])
+    assert "1 printed, 0 from the cache" in result.output
+    response = download(statement.number)
+    text = full_text(response.get_data())
+    assert "https://billing.example.org/ and choose" in text and "http://localhost" not in text
+    assert response.get_data() == (tmp_path / "run" / f"statement-{statement.number}-en.pdf").read_bytes()
+
+
+def test_the_printer_fetches_nothing_but_inline_images(app):
+    with app.app_context():
+        fetcher = pdf._printer().fetcher
+        for url in ("file:///etc/hostname", "FILE:///etc/hostname", "http://example.org/x.png",
+                    f"file://{app.static_folder}/css/portal.css"):
+            with pytest.raises(Exception):
+                fetcher(url)
+        assert fetcher("data:text/plain,hello")
 
 
 def test_a_cache_that_cannot_be_written_still_gives_the_pdf(app, client, household, login_as, download, tmp_path):

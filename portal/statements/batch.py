@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
 
+import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
@@ -121,16 +122,22 @@ def _print_in_worker(job: tuple[str, str | None, str]) -> Outcome:
 
 
 def _portable_config(app: Flask) -> dict[str, Any]:
+    """The app's settings for the worker processes, which build their own app from them."""
     import pickle
 
-    config = {}
+    config, dropped = {}, []
     for key, value in app.config.items():
         if key.isupper():
             try:
                 pickle.dumps(value)
-            except Exception:  # noqa: BLE001 (a setting that cannot cross processes stays behind)
+            except Exception:  # noqa: BLE001 (any value pickle refuses)
+                dropped.append(key)
                 continue
             config[key] = value
+    if dropped:
+        # A worker without one of these runs on its default, which for the database could be another one.
+        raise click.UsageError("these settings cannot be passed to worker processes: " + ", ".join(sorted(dropped))
+                               + "; run with --jobs 1")
     return config
 
 
@@ -158,8 +165,9 @@ def _outcomes(numbers: list[str], lang: str | None, out_dir: str, jobs: int) -> 
     chunk = max(1, min(8, len(numbers) // (jobs * 8)))
     done: set[str] = set()
     # "spawn": a fresh interpreter per worker, never a fork of this process's database connections.
+    # A fresh worker now and then returns the memory WeasyPrint and the fonts gather over a long run.
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"), initializer=_start_worker,
-                             initargs=(_portable_config(current_app),)) as pool:
+                             initargs=(_portable_config(current_app),), max_tasks_per_child=50) as pool:
         try:
             for outcome in pool.map(_print_in_worker, [(n, lang, out_dir) for n in numbers], chunksize=chunk):
                 done.add(outcome.number)

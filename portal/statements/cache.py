@@ -63,6 +63,8 @@ def store(number: str, locale: str, version: str, pdf: bytes) -> str:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+    # Another version printed at the same moment may be removed too: it is printed again when next asked
+    # for. Files are found by version, so a stale one is never served either way.
     prefix, keep = f"{number}.{locale}.", os.path.basename(path)
     for entry in os.scandir(folder):
         if entry.name.startswith(prefix) and entry.name.endswith(".pdf") and entry.name != keep:
@@ -74,7 +76,8 @@ def store(number: str, locale: str, version: str, pdf: bytes) -> str:
 
 
 def clear() -> int:
-    """Remove every cached PDF; returns how many were removed."""
+    """Remove every cached PDF; returns how many were removed. Safe while others print: a file being
+    written (``.tmp-``) is left alone, and one removed by someone else meanwhile is not counted."""
     removed = 0
     root = cache_dir()
     if not os.path.isdir(root):
@@ -82,7 +85,10 @@ def clear() -> int:
     for folder in os.scandir(root):
         if folder.is_dir():
             for entry in os.scandir(folder.path):
-                if entry.name.endswith(".pdf"):
-                    os.unlink(entry.path)
+                if entry.name.endswith(".pdf") and not entry.name.startswith(".tmp-"):
+                    try:
+                        os.unlink(entry.path)
+                    except FileNotFoundError:
+                        continue
                     removed += 1
     return removed

@@ -1,8 +1,8 @@
 """Statements as PDF: ``templates/statements/pdf.html`` in the statement's language, printed by WeasyPrint.
 
 Only this module imports WeasyPrint. The document is tagged (PDF/UA-1) so that screen readers read it in
-order, and it may fetch nothing but our own stylesheet and ``data:`` images: a name or address on a bill
-can never make the renderer open a file or a URL.
+order, and it may fetch nothing but ``data:`` images (the stylesheet is read from disk): a name or address
+on a bill can never make the renderer open a file or a URL.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+import babel
 import segno
 import weasyprint
 from flask import current_app, render_template, url_for
@@ -43,19 +44,10 @@ class StatementDocument:
     title: str
 
 
-class _StaticOnlyFetcher(URLFetcher):
-    """Fetch ``data:`` URLs and files of our static folder; refuse everything else."""
-
-    def __init__(self, static_folder: str) -> None:
-        super().__init__(allowed_protocols={"data", "file"}, allow_redirects=False)
-        self._root = os.path.realpath(static_folder) + os.sep
-
-    def fetch(self, url: str, headers=None):  # noqa: ANN001, ANN201 (WeasyPrint's signature)
-        if url.startswith("file:"):
-            path = os.path.realpath(url.removeprefix("file://").split("?", 1)[0].split("#", 1)[0])
-            if not path.startswith(self._root):
-                raise ValueError(f"not a static file of the portal: {url[:80]}")
-        return super().fetch(url, headers)
+def _fetcher() -> URLFetcher:
+    # Only data: URLs (the QR code). The stylesheet is read from its file directly, so nothing on a bill, a
+    # name or an address, can make WeasyPrint open a file or a URL.
+    return URLFetcher(allowed_protocols={"data"}, allow_redirects=False)
 
 
 class _Printer:
@@ -67,7 +59,7 @@ class _Printer:
     """
 
     def __init__(self, static_folder: str) -> None:
-        self.fetcher = _StaticOnlyFetcher(static_folder)
+        self.fetcher = _fetcher()
         self.fonts = FontConfiguration()
         path = os.path.join(static_folder, STYLESHEET)
         self.stylesheet = weasyprint.CSS(filename=path, font_config=self.fonts, url_fetcher=self.fetcher)
@@ -98,7 +90,8 @@ def print_pdf(html: str) -> bytes:
 
 # What the printed words and layout come from besides the database: when any of these change (a new
 # release, a reworded explanation, a new translation), every statement is printed afresh.
-_RENDERER_SOURCES = ("statements/pdf.py", "billing/services.py", "glossary/why.py", "glossary/markup.py",
+_RENDERER_SOURCES = ("statements/pdf.py", "statements/services.py", "billing/services.py", "billing/models.py",
+                     "billing/views.py", "glossary/services.py", "glossary/why.py", "glossary/markup.py",
                      "money.py", "i18n.py")
 
 
@@ -106,7 +99,7 @@ def renderer_fingerprint(locale: str) -> str:
     """A digest of the template, stylesheet, code, catalog and WeasyPrint release that print ``locale``."""
     cache = current_app.extensions.setdefault("statement_pdf_fingerprints", {})
     if locale not in cache:
-        digest = hashlib.sha256(f"{weasyprint.__version__}\n{PDF_VARIANT}\n".encode())
+        digest = hashlib.sha256(f"{weasyprint.__version__}\n{babel.__version__}\n{PDF_VARIANT}\n".encode())
         package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         catalog_dirs = current_app.config.get("BABEL_TRANSLATION_DIRECTORIES", "").split(";")
         paths = [os.path.join(current_app.static_folder, STYLESHEET),
@@ -164,6 +157,19 @@ class _PrintMarker(TermMarker):
 
 
 @functools.lru_cache(maxsize=256)
+def printed_urls(number: str) -> tuple[str, str]:
+    """The portal's address and statement ``number``'s quick-pay address, as printed on paper.
+
+    From PUBLIC_URL when it is set, so that every download and every statement run prints the same
+    addresses (and shares one cached PDF) whatever host name or scheme the request came in on.
+    """
+    public = current_app.config["PUBLIC_URL"]
+    if public:
+        base = public.rstrip("/")
+        return base + url_for("billing.home"), base + url_for("auth.quick_pay", statement=number)
+    return url_for("billing.home", _external=True), url_for("auth.quick_pay", statement=number, _external=True)
+
+
 def quick_pay_qr(url: str) -> str:
     """A QR code of ``url`` as an SVG data URL: scanning it opens quick pay with the number filled in."""
     return segno.make(url, error="m").svg_data_uri(scale=4, border=2, dark="#000", light="#fff")
@@ -178,13 +184,13 @@ def statement_document(statement: Statement, locale: str, *, note: str | None = 
     with force_locale(locale):
         page: StatementPage = statement_page(statement, locale, now)
         marker = _PrintMarker(glossary_terms(locale))
-        quick_pay_url = url_for("auth.quick_pay", statement=statement.number, _external=True)
+        portal_url, quick_pay_url = printed_urls(statement.number)
         title = _("Statement %(number)s", number=statement.number)
         html = render_template(
             "statements/pdf.html", page=page, summary=page.summary, statement=statement,
             organisation=statement.account.organisation, account=statement.account, terms=marker,
             note=note, title=title, locale=locale,
-            portal_url=url_for("billing.home", _external=True), quick_pay_url=quick_pay_url,
+            portal_url=portal_url, quick_pay_url=quick_pay_url,
             quick_pay_qr=quick_pay_qr(quick_pay_url),
             page_size=current_app.config["STATEMENT_PDF_PAGE_SIZE"],
             page_numbers=css_content(_("Page %(page)s of %(pages)s"),

@@ -12,9 +12,9 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import select
 
@@ -24,7 +24,7 @@ from ..extensions import db
 from ..glossary.content import SOURCE_LOCALE
 from ..glossary.models import GlossaryTerm
 from ..glossary.services import service_names
-from ..i18n import _
+from ..i18n import _, language_choices
 from ..money import Money
 from ..payments.models import SETTLED_STATUSES, Payment
 from . import cache, pdf
@@ -65,14 +65,19 @@ def print_language(statement: Statement, requested: str | None, active: str) -> 
     return Language(fallback, requested=requested[:40])
 
 
+def language_name(locale: str) -> str:
+    """The language's name in that language ("English", "Español")."""
+    return dict(language_choices()).get(locale, locale)
+
+
 def fallback_note(language: Language) -> str | None:
     """The sentence printed at the top of a statement whose requested language is not offered."""
     if not language.replaced:
         return None
     # The same sentence whatever was asked for, so that odd ?lang= values all find the one cached PDF.
     with force_locale(language.locale):
-        return _("This statement is not available in the language you asked for, so it is printed in your "
-                 "own language.")
+        return _("This statement is not available in the language you asked for, so it is printed in "
+                 "%(language)s.", language=language_name(language.locale))
 
 
 def _iso(value) -> str | None:  # noqa: ANN001 (a date, a datetime or None)
@@ -121,8 +126,7 @@ def content_version(statement: Statement, locale: str, *, note: str | None = Non
         "locale": locale,
         "note": note,
         "page": current_app.config["STATEMENT_PDF_PAGE_SIZE"],
-        "quick_pay": url_for("auth.quick_pay", statement=statement.number, _external=True),
-        "portal": url_for("billing.home", _external=True),
+        "urls": pdf.printed_urls(statement.number),
         "organisation": [organisation.name, organisation.address, organisation.phone, organisation.email,
                          organisation.time_zone],
         "account": [account.number, account.guarantor_name, account.mailing_address],
@@ -158,6 +162,9 @@ def statement_pdf(statement: Statement, language: Language, *, now: datetime | N
     Needs a request context whose address is the portal's public one (the PDF links to it).
     """
     started = time.perf_counter()
+    # One moment for the version and the document, so that a print at midnight cannot file an overdue
+    # statement under the version of a due one.
+    now = now or datetime.now(timezone.utc)
     note = fallback_note(language)
     version = content_version(statement, language.locale, note=note, now=now)
     data = cache.read(statement.number, language.locale, version)
