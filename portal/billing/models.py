@@ -5,9 +5,9 @@ lives on the line itself so that the database can check that its parts add up to
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -30,6 +30,11 @@ class Organisation(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     time_zone: Mapped[str] = mapped_column(String(64))
     default_locale: Mapped[str] = mapped_column(String(16), default="en")
+    # The billing office's hours in its own time zone: when questions are answered ("by the end of the next
+    # business day"). Days are ISO weekday digits, Monday 1 to Sunday 7.
+    opens_at: Mapped[time] = mapped_column(Time, default=time(9, 0))
+    closes_at: Mapped[time] = mapped_column(Time, default=time(17, 0))
+    business_days: Mapped[str] = mapped_column(String(7), default="12345")
 
     accounts: Mapped[list[Account]] = relationship(back_populates="organisation")
 
