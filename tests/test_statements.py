@@ -124,19 +124,36 @@ def test_viewing_a_statement_is_audited(client, make, login_as):
     assert (event.actor_user_id, event.actor_kind, event.subject_id) == (user.id, "patient", statement.id)
 
 
-def test_staff_find_and_open_any_statement(client, make, login_as):
+def test_supervisors_find_and_open_any_statement(client, make, login_as):
     account = make.account("Quinn Searchable")
     make.patient(account, "Quinn", "Searchable")
     statement = make.statement(account, lines=2)
-    login_as(make.user("clerk@example.org", role="staff"))
+    login_as(make.user("boss@example.org", role="supervisor"))
     for query in (statement.number, account.number, "searchable", "Quinn Searchable"):
         page = soup(client.get("/staff/statements", query_string={"q": query}))
         assert [a.get_text(strip=True) for a in page.select(".statement-card h3 a")] == [
             f"Statement {statement.number}"], query
     assert client.get(f"/statements/{statement.number}").status_code == 200
     event = db.session.scalar(db.select(AuditEvent).where(AuditEvent.action == "statement.viewed"))
-    assert event.actor_kind == "staff"
+    assert event.actor_kind == "supervisor"
     assert "0 statements found" in client.get("/staff/statements?q=nobody").get_data(as_text=True)
+
+
+def test_billing_staff_find_and_open_only_the_statements_of_their_questions(client, make, login_as):
+    from portal.questions.models import Question
+
+    clerk = make.user("clerk@example.org", role="staff")
+    mine, other = make.statement(make.account("Quinn Searchable"), lines=1), make.statement(
+        make.account("Quinn Elsewhere"), lines=1)
+    db.session.add(Question(account_id=mine.account_id, statement=mine, topic="charges", language="en",
+                            assigned_staff_id=clerk.id, due_at=datetime.now(timezone.utc)))
+    db.session.commit()
+    login_as(clerk)
+    page = soup(client.get("/staff/statements", query_string={"q": "quinn"}))
+    assert [a.get_text(strip=True) for a in page.select(".statement-card h3 a")] == [f"Statement {mine.number}"]
+    assert client.get(f"/statements/{mine.number}").status_code == 200
+    assert client.get(f"/statements/{other.number}").status_code == 404
+    assert client.get(f"/statements/{other.number}/pdf").status_code == 404
 
 
 def test_patients_cannot_use_the_staff_search(client, make, login_as):

@@ -172,7 +172,7 @@ def test_a_dispute_flags_the_statement_for_staff(client, paid, deliver, make, lo
     from .conftest import csrf_token
 
     client.post("/logout", data={"csrf_token": csrf_token(client, "/statements")})
-    login_as(make.user("clerk@example.org", role="staff"))
+    login_as(make.user("boss@example.org", role="supervisor"))
     assert household[1].number in client.get("/staff/payments/review").get_data(as_text=True)
     assert "Disputed" in client.get(f"/statements/{household[1].number}").get_data(as_text=True)
 

@@ -54,3 +54,7 @@ class User(UserMixin, db.Model):
     @property
     def is_staff(self) -> bool:
         return self.role in ("staff", "supervisor")
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == "supervisor"

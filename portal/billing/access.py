@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from flask import session
 from flask_login import current_user
+from sqlalchemy import select
 
 from ..auth import quickpay
+from ..extensions import db
 from .models import Statement
 from .services import visible_statement
 
@@ -23,9 +25,13 @@ class Viewer:
     is_staff: bool
     guest_grants: dict[int, float]
     now: float  # not money: Unix time
+    # Supervisors see every statement; other billing staff only those their questions are about.
+    is_supervisor: bool = False
+    assigned_statement_ids: frozenset[int] = frozenset()
 
     def may_see(self, statement: Statement) -> bool:
-        return self.is_staff or statement.account_id in self.account_ids or statement.id in self.guest_grants
+        return (self.is_supervisor or statement.account_id in self.account_ids or statement.id in self.guest_grants
+                or statement.id in self.assigned_statement_ids)
 
     def is_guest_for(self, statement: Statement) -> bool:
         return not self.is_staff and statement.account_id not in self.account_ids
@@ -42,10 +48,20 @@ def current_viewer() -> Viewer:
     is_staff = bool(current_user.is_authenticated and current_user.is_staff)
     accounts = (frozenset(a.id for a in current_user.accounts) if current_user.is_authenticated and not is_staff
                 else frozenset())
-    return Viewer(accounts, is_staff, quickpay.granted_statements(session, now), now)
+    is_supervisor = is_staff and current_user.is_supervisor
+    assigned = frozenset(assigned_statement_ids(current_user.id)) if is_staff and not is_supervisor else frozenset()
+    return Viewer(accounts, is_staff, quickpay.granted_statements(session, now), now, is_supervisor, assigned)
+
+
+def assigned_statement_ids(staff_user_id: int) -> list[int]:
+    """The statements of the questions given to this staff member: the bills they may open."""
+    from ..questions.models import Question
+
+    return list(db.session.scalars(select(Question.statement_id).where(Question.assigned_staff_id == staff_user_id)
+                                   .distinct()))
 
 
 def statement_for(viewer: Viewer, number: str) -> Statement | None:
     """Statement ``number`` if ``viewer`` may see it."""
-    return visible_statement(number[:40], account_ids=viewer.account_ids, all_statements=viewer.is_staff,
-                             guest_statement_ids=viewer.guest_grants.keys())
+    return visible_statement(number[:40], account_ids=viewer.account_ids, all_statements=viewer.is_supervisor,
+                             guest_statement_ids=set(viewer.guest_grants) | viewer.assigned_statement_ids)

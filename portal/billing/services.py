@@ -194,9 +194,9 @@ def visible_statement(number: str, *, account_ids: Collection[int], all_statemen
     return None
 
 
-def search_statements(query: str, limit: int = 25) -> list[StatementSummary]:
+def search_statements(query: str, limit: int = 25, *, within: Collection[int] | None = None) -> list[StatementSummary]:
     """Staff search by statement number, account number, a patient's or guarantor's name, or the payment
-    reference on a receipt (what a patient reads out on the phone)."""
+    reference on a receipt (what a patient reads out on the phone); ``within`` limits it to those statements."""
     text = query.strip()
     if not text:
         return []
@@ -211,4 +211,6 @@ def search_statements(query: str, limit: int = 25) -> list[StatementSummary]:
                   | func.lower(Account.guarantor_name).like(pattern) | Statement.id.in_(patient_match)
                   | Statement.id.in_(receipt_match))
            .order_by(Statement.statement_date.desc(), Statement.id.desc()).limit(limit))
+    if within is not None:
+        sql = sql.where(Statement.id.in_(list(within)))
     return _summaries(sql, None)

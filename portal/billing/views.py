@@ -10,7 +10,7 @@ from ..glossary.web import term_marker
 from ..i18n import _l, current_locale, language_choices
 from ..payments.stripe_gateway import enabled as gateway_enabled
 from . import services
-from .access import current_viewer, statement_for
+from .access import assigned_statement_ids, current_viewer, statement_for
 
 bp = Blueprint("billing", __name__)
 
@@ -77,5 +77,7 @@ def staff_search():
         # Committed before the search: a commit would expire every row the page is about to show.
         audit("statements.searched")
         db.session.commit()
-    results = services.search_statements(query) if query.strip() else []
+    # Billing staff find the statements of the questions given to them; supervisors find any.
+    within = None if current_user.is_supervisor else assigned_statement_ids(current_user.id)
+    results = services.search_statements(query, within=within) if query.strip() else []
     return render_template("billing/staff_search.html", query=query, results=results)
