@@ -45,6 +45,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .payments.views import bp as payments_bp
     from .payments.webhooks import bp as webhooks_bp
     from .questions import models as _question_models  # noqa: F401
+    from .questions.staff import bp as staff_bp
+    from .questions.views import bp as questions_bp
     from .statements.cli import statements_cli
     from .statements.views import bp as statements_bp
 
@@ -55,6 +57,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(payments_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(statements_bp)
+    app.register_blueprint(questions_bp)
+    app.register_blueprint(staff_bp)
     app.cli.add_command(demo_cli)
     app.cli.add_command(glossary_cli)
     app.cli.add_command(dictionary_cli)

@@ -73,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
     # The portal's address as printed on paper statements; None means the address of the current request.
     # Batch runs (`flask statements render`) have no request and use this, or http://localhost:5000.
     "PUBLIC_URL": None,
+    # The languages a patient may ask to be answered in (each named in itself on the question form), which
+    # can be more than the portal's own pages are translated into: the billing office speaks them.
+    "QUESTION_LANGUAGES": ["en", "es", "zh_Hans", "vi", "ar", "bg"],
 }
 
 

@@ -9,7 +9,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import get_date_format
 from flask import Flask, current_app, request
 from flask_babel import format_date, format_datetime, format_decimal, get_locale
@@ -50,14 +50,19 @@ def current_locale() -> str:
     return str(get_locale() or current_app.config["DEFAULT_LOCALE"])
 
 
+def language_in_itself(code: str) -> str:
+    """A language's name in that language, as a chooser lists it: "Español", "中文", "العربية"."""
+    try:
+        locale = Locale.parse(code.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return code
+    name = locale.language_name or code
+    return name[:1].upper() + name[1:]
+
+
 def language_choices() -> list[tuple[str, str]]:
-    """Each supported locale with its language's name in that language ("Español"), for choosers."""
-    choices = []
-    for code in current_app.config["SUPPORTED_LOCALES"]:
-        locale = Locale.parse(code)
-        name = locale.get_display_name(locale) or code
-        choices.append((code, name[:1].upper() + name[1:]))
-    return choices
+    """Each supported locale with its language's name in that language, for choosers."""
+    return [(code, language_in_itself(code)) for code in current_app.config["SUPPORTED_LOCALES"]]
 
 
 def _field_order(locale: str) -> tuple[list[str], str]:

@@ -239,3 +239,15 @@ STAFF = [
     ("supervisor@example.org", "supervisor", "Patricia Okafor", "Billing office supervisor", ["en"],
      ["charges", "insurance", "payment_plan", "financial_assistance", "refund", "other"], []),
 ]
+
+
+# Questions already asked, so that staff have an inbox to answer: (statement, line position or None, topic,
+# language, message, hours ago).
+QUESTIONS = [
+    ("400100025", None, "insurance", "es",
+     "Hola. ¿Por qué mi seguro no pagó la visita de urgencias? Tengo cobertura.", 30),
+    ("400100017", 0, "charges", "en",
+     "I don't recognise the first charge on the November 2 visit. My son only had his wrist X-rayed.", 6),
+    ("400100041", None, "payment_plan", "bg",
+     "Не мога да платя цялата сума наведнъж. Може ли разсрочено плащане?", 2),
+]

@@ -12,6 +12,7 @@ from ..billing.models import Account, LineItem, Organisation, Patient, Statement
 from ..billing.services import organisation_today, summary_for
 from ..extensions import db
 from ..payments.models import Payment
+from ..questions import services as question_services
 from ..questions.models import StaffProfile
 from . import data
 
@@ -115,4 +116,21 @@ def load_demo(now: datetime | None = None) -> bool:
         db.session.add(StaffProfile(user=user, display_name=name, job_title=title, languages=languages,
                                     topics=topics, departments=departments))
     db.session.flush()
+    _ask_questions(now)
     return True
+
+
+def _ask_questions(now: datetime | None) -> None:
+    # Through the real service, so that each is routed by the rules and carries its reason.
+    now = now or datetime.now(timezone.utc)
+    for number, position, topic, language, message, hours_ago in data.QUESTIONS:
+        statement = db.session.scalar(select(Statement).where(Statement.number == number))
+        line = None
+        if position is not None:
+            line = [line for visit in statement.visits for line in visit.lines][position]
+        account = statement.account
+        login = db.session.scalar(select(User).join(UserAccount).where(UserAccount.account_id == account.id))
+        question_services.ask(statement, line, question_services.NewQuestion(
+            topic, message, language, "email", contact_email=login.email if login else "patient@example.org"),
+            user=login, now=now - timedelta(hours=hours_ago))
+        db.session.flush()

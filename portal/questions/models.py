@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 from sqlalchemy import JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -98,6 +98,11 @@ class Question(db.Model):
     @property
     def is_open(self) -> bool:
         return self.status != RESOLVED
+
+    def overdue(self, now: datetime) -> bool:
+        """Waiting for the billing office past its due time."""
+        due = self.due_at if self.due_at.tzinfo else self.due_at.replace(tzinfo=timezone.utc)  # SQLite: naive UTC
+        return self.status == WAITING_BILLING and due < now
 
 
 class QuestionMessage(db.Model):
