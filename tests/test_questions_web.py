@@ -195,3 +195,41 @@ def test_staff_set_the_status_and_the_patient_writing_again_reopens_it(app, clie
     db.session.expire_all()
     assert Question.query.one().status == "waiting_billing"
     assert question.public_id in desk.get("/staff").get_data(as_text=True)
+
+
+def test_the_supervisor_dashboard_shows_the_office_and_edits_the_roster(app, client, make, household, login_as,
+                                                                        submit, staff):
+    from datetime import date
+
+    user, statement = household
+    login_as(user)
+    ask(submit, statement.number)
+    ask(submit, statement.number, topic="insurance", message="And my insurance?")
+    question_holder = Question.query.first().assigned_staff_id
+    assert _sign_in(app, "maria@example.org").get("/staff/dashboard").status_code == 404
+    boss = _sign_in(app, "boss@example.org")
+    page = soup(boss.get("/staff/dashboard"))
+    facts = {div.dt.get_text(): div.dd.get_text() for div in page.select("dl.facts > div")}
+    assert facts["Open questions"] == "2" and facts["Overdue"] == "0" and facts["Not yet given to anyone"] == "0"
+    team = {row.th.a.get_text(): row for row in page.select("table.inbox")[1].select("tbody tr")}
+    assert set(team) == {"Maria Santos", "James O'Connor", "Patricia Okafor"}
+    assert "Español" in team["Maria Santos"].get_text()
+    # Maria goes on leave: her open questions go to colleagues at once, each with a new reason.
+    url = f"/staff/roster/{staff['Maria'].id}"
+    form = soup(boss.get(url))
+    assert form.find("input", attrs={"name": "languages"})["value"] == "en, es"
+    token = form.find("input", attrs={"name": "csrf_token"})["value"]
+    data = {"csrf_token": token, "languages": "en, es", "topics": ["charges", "insurance"],
+            "departments": "Radiology", "away_from": date.today().isoformat(), "away_until": "", "active": "y"}
+    bad = boss.post(url, data={**data, "languages": "en, klingon!"})
+    assert bad.status_code == 400 and "Not a language code" in bad.get_data(as_text=True)
+    bad = boss.post(url, data={**data, "away_until": "2000-01-01"})
+    assert bad.status_code == 400 and "cannot be before the first" in bad.get_data(as_text=True)
+    response = boss.post(url, data=data)
+    assert response.status_code == 302
+    db.session.expire_all()
+    profile = db.session.get(StaffProfile, staff["Maria"].id)
+    assert profile.away_from == date.today() and profile.departments == ["Radiology"]
+    assert all(q.assigned_staff_id != staff["Maria"].id for q in Question.query.all())
+    if question_holder == staff["Maria"].id:
+        assert "went to colleagues" in boss.get("/staff/dashboard").get_data(as_text=True)

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (BooleanField, DateField, EmailField, RadioField, SelectField, SelectMultipleField, StringField,
+                     TextAreaField)
+from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
 from ..i18n import _l
 from .models import STATUSES
@@ -68,3 +70,42 @@ class ReassignForm(FlaskForm):
     staff = SelectField(_l("Give it to"), coerce=int, validators=[InputRequired()])
     reason = TextAreaField(_l("Why"), validators=[DataRequired(_l("Say why you reassign this question.")),
                                                   Length(max=1000)])
+
+
+class RosterForm(FlaskForm):
+    """A supervisor edits one person's languages, topics, departments, time away and whether they work here."""
+
+    languages = StringField(_l("Languages they answer in"), validators=[DataRequired(_l("Give at least one language.")),
+                                                                       Length(max=200)],
+                            description=_l("Language codes separated by commas, such as: en, es, zh_Hans"))
+    topics = SelectMultipleField(_l("Topics they handle"), choices=options(TOPIC_CHOICES.items()),
+                                 widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    departments = StringField(_l("Departments they cover"), validators=[Length(max=500)],
+                              description=_l("Separated by commas, such as: Emergency, Radiology"))
+    away_from = DateField(_l("Out of office from"), validators=[Optional()])
+    away_until = DateField(_l("Out of office until (the last day away)"), validators=[Optional()])
+    active = BooleanField(_l("Answers questions (untick when they leave the office)"))
+
+    def validate_away_until(self, field) -> None:  # noqa: ANN001 (a WTForms field)
+        if field.data and self.away_from.data and field.data < self.away_from.data:
+            raise ValidationError(_l("The last day away cannot be before the first."))
+
+    def validate_languages(self, field) -> None:  # noqa: ANN001
+        codes = split_list(field.data)
+        bad = [code for code in codes if not _known_language(code)]
+        if bad or not codes:
+            raise ValidationError(_l("Not a language code: %(codes)s", codes=", ".join(bad) or field.data))
+
+
+def split_list(text: str | None) -> list[str]:
+    return list(dict.fromkeys(part.strip() for part in (text or "").split(",") if part.strip()))
+
+
+def _known_language(code: str) -> bool:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(code.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return False
+    return True

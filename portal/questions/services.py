@@ -48,6 +48,12 @@ def organisation_day(organisation: Organisation, now: datetime | None = None) ->
     return (now or utcnow()).astimezone(ZoneInfo(organisation.time_zone)).date()
 
 
+def organisation_day_for_office(now: datetime | None = None) -> date:
+    """Today on the billing office's calendar (the portal serves one organisation)."""
+    organisation = db.session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+    return organisation_day(organisation, now) if organisation else (now or utcnow()).date()
+
+
 # --- Routing from the database -------------------------------------------------------------------------------
 
 def staff_profiles() -> list[StaffProfile]:

@@ -10,11 +10,12 @@ from ..audit.web import audit
 from ..billing.services import statement_page
 from ..extensions import db
 from ..glossary.web import term_marker
-from ..i18n import _, current_locale
+from ..i18n import _, current_locale, ngettext
 from . import services
-from .forms import ReassignForm, StaffReplyForm, StatusForm, options
+from .dashboard import dashboard as dashboard_figures
+from .forms import ReassignForm, RosterForm, StaffReplyForm, StatusForm, options, split_list
 from .models import RESOLVED, STATUSES, Question, StaffProfile
-from .reasons import reason_sentence
+from .reasons import TOPIC_CHOICES, reason_sentence
 from .views import STATUS_LABELS
 
 bp = Blueprint("staff", __name__)
@@ -119,3 +120,49 @@ def reassign(public_id: str):
     if current_user.is_supervisor:
         return redirect(url_for("staff.question", public_id=public_id))
     return redirect(url_for("staff.inbox"))
+
+
+def _require_supervisor() -> None:
+    if not (current_user.is_authenticated and current_user.is_supervisor):
+        abort(404)
+
+
+@bp.route("/staff/dashboard")
+@login_required
+def dashboard():
+    _require_supervisor()
+    audit("questions.dashboard_viewed")
+    db.session.commit()
+    return render_template("staff/dashboard.html", board=dashboard_figures())
+
+
+@bp.route("/staff/roster/<int:user_id>", methods=["GET", "POST"])
+@login_required
+def roster(user_id: int):
+    _require_supervisor()
+    profile = db.session.get(StaffProfile, user_id)
+    if profile is None:
+        abort(404)
+    form = RosterForm(obj=None if request.method == "POST" else profile)
+    if request.method == "GET":
+        form.languages.data = ", ".join(profile.languages or [])
+        form.departments.data = ", ".join(profile.departments or [])
+        form.topics.data = list(profile.topics or [])
+    if form.validate_on_submit():
+        profile.languages = split_list(form.languages.data)
+        profile.topics = [t for t in form.topics.data if t in TOPIC_CHOICES]
+        profile.departments = split_list(form.departments.data)
+        profile.away_from, profile.away_until = form.away_from.data, form.away_until.data
+        profile.active = form.active.data
+        db.session.flush()
+        moved = []
+        # Someone away today or no longer answering: their open questions go to others, each with a reason.
+        if not services.snapshot(profile).available_on(services.organisation_day_for_office()):
+            moved = services.reroute_away_from(profile.user_id)
+        audit("staff.roster_changed", "user", profile.user_id)
+        db.session.commit()
+        flash(ngettext("Saved. %(num)d open question went to colleagues.",
+                       "Saved. %(num)d open questions went to colleagues.", len(moved)) if moved else _("Saved."),
+              "success")
+        return redirect(url_for("staff.dashboard"))
+    return render_template("staff/roster.html", form=form, profile=profile), 400 if form.errors else 200
