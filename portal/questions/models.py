@@ -1,7 +1,6 @@
 """Billing questions, their conversations and who answers them: the billing office's named staff."""
 from __future__ import annotations
 
-import secrets
 from datetime import date, datetime, timezone
 
 from sqlalchemy import JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text
@@ -10,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..auth.models import User
 from ..billing.models import Account, LineItem, Statement, utcnow
 from ..extensions import db
+from ..payments.models import new_public_id
 
 TOPICS = ("charges", "insurance", "payment_plan", "financial_assistance", "refund", "other")
 WAITING_BILLING, WAITING_PATIENT, RESOLVED = "waiting_billing", "waiting_patient", "resolved"
@@ -47,10 +47,6 @@ class StaffProfile(db.Model):
     def initials(self) -> str:
         parts = [part for part in self.display_name.replace("-", " ").split() if part[:1].isalpha()]
         return "".join(part[0] for part in (parts[:1] + parts[-1:] if len(parts) > 1 else parts)).upper()
-
-
-def new_public_id() -> str:
-    return secrets.token_urlsafe(12)
 
 
 class Question(db.Model):

@@ -37,7 +37,7 @@ class Outcome:
     path: str | None = None
     error: str | None = None
     printed: bool = False
-    seconds: float = 0.0
+    seconds: float = 0.0  # not money: wall-clock time
     peak_memory_kb: int = 0
 
     @property
@@ -50,12 +50,12 @@ class RunSummary:
     count: int = 0
     printed: int = 0
     from_cache: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # not money: wall-clock time
     peak_memory_kb: int = 0
     failures: list[Outcome] = field(default_factory=list)
 
     @property
-    def per_second(self) -> float:
+    def per_second(self) -> float:  # not money: a rate
         return self.count / self.seconds if self.seconds else 0.0
 
     def add(self, outcome: Outcome) -> None:

@@ -153,7 +153,7 @@ class PrintedStatement:
     version: str
     locale: str
     printed: bool
-    seconds: float
+    seconds: float  # not money: wall-clock time
 
 
 def statement_pdf(statement: Statement, language: Language, *, now: datetime | None = None) -> PrintedStatement:
