@@ -558,3 +558,23 @@ def test_a_run_on_several_processes_prints_every_statement(app, runner, make, tm
 def test_a_run_needs_numbers_or_all(runner, tmp_path):
     result = runner.invoke(args=["statements", "render", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "Give statement numbers or --all" in result.output
+
+
+def test_the_household_s_named_contact_is_printed_once_they_have_one(client, make, household, login_as, download):
+    from portal.questions import services as questions
+    from portal.questions.models import StaffProfile
+
+    user, statement = household
+    login_as(user)
+    before = download(statement.number)
+    assert "Your contact in the billing office" not in full_text(before.get_data())
+    db.session.add(StaffProfile(user=make.user("maria@example.org", role="staff"), display_name="Maria Santos",
+                                job_title="Billing specialist", languages=["en", "es"], topics=["charges"]))
+    questions.ask(statement, None, questions.NewQuestion("charges", "Why?", "en", "email", "pat@example.org"),
+                  user=user)
+    db.session.commit()
+    after = download(statement.number)
+    # A new contact is a new version of the statement's PDF.
+    assert after.headers["ETag"] != before.headers["ETag"]
+    text = " ".join(full_text(after.get_data()).split())
+    assert "Your contact in the billing office is Maria Santos, Billing specialist, who speaks English, Español." in text

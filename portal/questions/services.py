@@ -92,6 +92,12 @@ def current_staff_id(account_id: int, *, exclude_question: int | None = None) ->
     return db.session.scalar(query)
 
 
+def account_contact(account_id: int) -> StaffProfile | None:
+    """The named person who answers this household's questions (its most recent assignee), if any."""
+    staff_id = current_staff_id(account_id)
+    return db.session.get(StaffProfile, staff_id) if staff_id is not None else None
+
+
 def _assign(question: Question, decision: routing.Decision, *, by: User | None = None,
             note: str | None = None) -> Assignment:
     question.assigned_staff_id = decision.staff_id

@@ -29,6 +29,7 @@ from ..glossary.markup import TermMarker
 from ..glossary.models import GlossaryTerm
 from ..glossary.services import glossary_terms
 from ..i18n import _
+from ..questions.services import account_contact
 
 # PDF/UA-1 makes WeasyPrint tag the structure (headings, tables, lists, links) and declare the language.
 PDF_VARIANT = "pdf/ua-1"
@@ -189,6 +190,7 @@ def statement_document(statement: Statement, locale: str, *, note: str | None = 
         html = render_template(
             "statements/pdf.html", page=page, summary=page.summary, statement=statement,
             organisation=statement.account.organisation, account=statement.account, terms=marker,
+            contact=account_contact(statement.account_id),
             note=note, title=title, locale=locale,
             portal_url=portal_url, quick_pay_url=quick_pay_url,
             quick_pay_qr=quick_pay_qr(quick_pay_url),

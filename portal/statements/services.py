@@ -26,6 +26,7 @@ from ..glossary.models import GlossaryTerm
 from ..glossary.services import service_names
 from ..i18n import _, language_choices
 from ..money import Money
+from ..questions.services import account_contact
 from ..payments.models import SETTLED_STATUSES, Payment
 from . import cache, pdf
 
@@ -89,6 +90,12 @@ _LINE_COLUMNS = (LineItem.id, LineItem.position, LineItem.service_date, LineItem
                  LineItem.adjustment, LineItem.deductible, LineItem.copay, LineItem.coinsurance, LineItem.not_covered)
 
 
+def _contact_facts(account_id: int) -> list | None:
+    # The named person printed under "Questions about this bill?": a new assignee is a new version.
+    profile = account_contact(account_id)
+    return [profile.display_name, profile.job_title, profile.languages] if profile else None
+
+
 def content_version(statement: Statement, locale: str, *, note: str | None = None,
                     now: datetime | None = None) -> str:
     """The digest that names this statement's PDF in ``locale`` (see the module's docstring).
@@ -130,6 +137,7 @@ def content_version(statement: Statement, locale: str, *, note: str | None = Non
         "organisation": [organisation.name, organisation.address, organisation.phone, organisation.email,
                          organisation.time_zone],
         "account": [account.number, account.guarantor_name, account.mailing_address],
+        "contact": _contact_facts(statement.account_id),
         "statement": [statement.number, _iso(statement.statement_date), _iso(statement.due_date),
                       statement.currency, summary.status],
         "lines": [[row.visit_id, _iso(row.visit_date), _iso(row.end_date), row.facility, row.department,
