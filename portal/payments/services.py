@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from ..billing.models import Account, Statement, utcnow
+from ..billing.models import Account, Statement, as_utc, utcnow
 from ..billing.services import StatementSummary, summary_for
 from ..extensions import db
 from ..money import AmountError, Money, parse_amount
@@ -239,7 +239,7 @@ def post_success(payment: Payment, *, amount: int, currency: str, charge_id: str
     # Never before the patient started paying, nor in the future, whatever a clock elsewhere says.
     now = utcnow()
     # (Stripe's times are whole seconds.)
-    started = _aware(payment.created_at).replace(microsecond=0)
+    started = as_utc(payment.created_at).replace(microsecond=0)
     payment.succeeded_at = min(max(paid_at, started), now) if paid_at else now
     payment.stripe_charge_id = charge_id or payment.stripe_charge_id
     if payment.card_last4 is None and payment.stripe_payment_intent_id:
@@ -398,16 +398,11 @@ def refresh_pending(payment: Payment, grace_seconds: int) -> Applied:
     if payment.status != "pending" or payment.stripe_payment_intent_id is None:
         return Applied()
     intent = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
-    if intent.status == "succeeded" and utcnow() - _aware(payment.created_at) < timedelta(seconds=grace_seconds):
+    if intent.status == "succeeded" and utcnow() - as_utc(payment.created_at) < timedelta(seconds=grace_seconds):
         return Applied()
     if intent.status in ("requires_action", "requires_confirmation", "processing"):
         return Applied()
     return apply_intent(intent)
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite gives back naive datetimes; they were stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 # ------------------------------------------------------------------------------------------------ refunds
@@ -533,13 +528,13 @@ def export_rows(day: date, time_zone: str) -> list[ExportRow]:
                                                         Payment.succeeded_at >= start, Payment.succeeded_at < end))
     for payment in payments:
         rows.append(ExportRow("payment", payment.statement.number, payment.statement.account.number,
-                              payment.received, _aware(payment.succeeded_at).astimezone(zone),
+                              payment.received, as_utc(payment.succeeded_at).astimezone(zone),
                               payment.stripe_payment_intent_id or "", payment.public_id))
     refunds = db.session.scalars(select(Refund).where(Refund.created_at >= start, Refund.created_at < end))
     for refund in refunds:
         payment = refund.payment
         rows.append(ExportRow("refund", payment.statement.number, payment.statement.account.number,
-                              -refund.money, _aware(refund.created_at).astimezone(zone), refund.stripe_refund_id,
+                              -refund.money, as_utc(refund.created_at).astimezone(zone), refund.stripe_refund_id,
                               payment.public_id))
     rows.sort(key=lambda row: (row.at, row.kind, row.stripe_id))
     return rows

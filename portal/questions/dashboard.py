@@ -5,18 +5,14 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from ..billing.models import as_utc
 from ..extensions import db
 from .models import RESOLVED, Question, StaffProfile
 from .services import organisation_day, snapshot, staff_profiles, utcnow
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite gives back naive datetimes; they were stored in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -61,7 +57,7 @@ def dashboard(now: datetime | None = None) -> Dashboard:
         asked_by_topic[question.topic] += 1
         row = people.get(question.assigned_staff_id)
         if question.first_reply_at is not None:
-            waited = _aware(question.first_reply_at) - _aware(question.created_at)
+            waited = as_utc(question.first_reply_at) - as_utc(question.created_at)
             all_replies.append(waited)
             if row is not None:
                 row.first_replies.append(waited)

@@ -1,13 +1,13 @@
 """Billing questions, their conversations and who answers them: the billing office's named staff."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from sqlalchemy import JSON, CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..auth.models import User
-from ..billing.models import Account, LineItem, Statement, utcnow
+from ..billing.models import Account, LineItem, Statement, as_utc, utcnow
 from ..extensions import db
 from ..payments.models import new_public_id
 
@@ -97,8 +97,7 @@ class Question(db.Model):
 
     def overdue(self, now: datetime) -> bool:
         """Waiting for the billing office past its due time."""
-        due = self.due_at if self.due_at.tzinfo else self.due_at.replace(tzinfo=timezone.utc)  # SQLite: naive UTC
-        return self.status == WAITING_BILLING and due < now
+        return self.status == WAITING_BILLING and as_utc(self.due_at) < now
 
 
 class QuestionMessage(db.Model):

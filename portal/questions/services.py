@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from ..auth.models import User
 from ..billing.models import LineItem, Organisation, Statement
@@ -46,12 +47,6 @@ def reply_due(organisation: Organisation, asked_at: datetime) -> datetime:
 
 def organisation_day(organisation: Organisation, now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(ZoneInfo(organisation.time_zone)).date()
-
-
-def organisation_day_for_office(now: datetime | None = None) -> date:
-    """Today on the billing office's calendar (the portal serves one organisation)."""
-    organisation = db.session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
-    return organisation_day(organisation, now) if organisation else (now or utcnow()).date()
 
 
 # --- Routing from the database -------------------------------------------------------------------------------
@@ -185,6 +180,7 @@ def questions_for_accounts(account_ids: list[int]) -> list[Question]:
     if not account_ids:
         return []
     return list(db.session.scalars(select(Question).where(Question.account_id.in_(account_ids))
+                                   .options(selectinload(Question.statement))
                                    .order_by(Question.created_at.desc(), Question.id.desc())))
 
 

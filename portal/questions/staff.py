@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ..audit.web import audit
 from ..billing.services import statement_page
 from ..extensions import db
 from ..glossary.web import term_marker
 from ..i18n import _, current_locale, ngettext
+from ..site import current_organisation
 from . import services
 from .dashboard import dashboard as dashboard_figures
 from .forms import ReassignForm, RosterForm, StaffReplyForm, StatusForm, options, split_list
@@ -42,7 +44,9 @@ def inbox():
     query = select(Question).where(Question.status != RESOLVED)
     if not everyone:
         query = query.where(Question.assigned_staff_id == current_user.id)
-    questions = db.session.scalars(query.order_by(Question.due_at, Question.id)).all()
+    # The statement of each row in one more query, not one per row.
+    questions = db.session.scalars(query.options(selectinload(Question.statement))
+                                   .order_by(Question.due_at, Question.id)).all()
     names = {p.user_id: p.display_name for p in db.session.scalars(select(StaffProfile))}
     audit("questions.inbox_viewed")
     db.session.commit()
@@ -157,7 +161,9 @@ def roster(user_id: int):
         db.session.flush()
         moved = []
         # Someone away today or no longer answering: their open questions go to others, each with a reason.
-        if not services.snapshot(profile).available_on(services.organisation_day_for_office()):
+        organisation = current_organisation()
+        today = services.organisation_day(organisation) if organisation else services.utcnow().date()
+        if not services.snapshot(profile).available_on(today):
             moved = services.reroute_away_from(profile.user_id)
         audit("staff.roster_changed", "user", profile.user_id)
         db.session.commit()
