@@ -14,7 +14,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"),
                 static_folder=os.path.join(ROOT, "static"))
 
-    from . import config, errors, http_headers, i18n, site
+    from . import background, config, errors, http_headers, i18n, site
     from .extensions import csrf, db, limiter, login_manager, migrate
 
     config.load_config(app, test_config)
@@ -28,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     http_headers.init_app(app)
     errors.init_app(app)
     site.init_app(app)
+    background.init_app(app)
 
     # Every model module is imported so that Alembic and the mappers see all tables.
     from .audit import models as _audit_models  # noqa: F401
@@ -40,11 +41,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .glossary.cli import dictionary_cli, glossary_cli
     from .glossary.views import bp as glossary_bp
     from .health import bp as health_bp
+    from .outbox import models as _outbox_models  # noqa: F401
+    from .outbox import tasks as outbox_tasks
+    from .outbox.cli import mail_cli
     from .payments import models as _payment_models  # noqa: F401
     from .payments.cli import payments_cli
     from .payments.views import bp as payments_bp
     from .payments.webhooks import bp as webhooks_bp
     from .questions import models as _question_models  # noqa: F401
+    from .questions import tasks as question_tasks
+    from .questions.cli import questions_cli
     from .questions.staff import bp as staff_bp
     from .questions.views import bp as questions_bp
     from .statements.cli import statements_cli
@@ -64,4 +70,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(dictionary_cli)
     app.cli.add_command(payments_cli)
     app.cli.add_command(statements_cli)
+    app.cli.add_command(mail_cli)
+    app.cli.add_command(questions_cli)
+    outbox_tasks.register(background.task_queue(app))
+    question_tasks.register(background.task_queue(app))
     return app

@@ -23,6 +23,15 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_USE_TLS": False,
     "MAIL_USE_SSL": False,
     "MAIL_DEFAULT_SENDER": "billing@localhost",
+    # A send that fails is tried again after this many seconds, then twice as long each time (at most six
+    # hours apart), this many times in all (about 14 hours), before it is listed as undelivered.
+    "MAIL_RETRY_FIRST_DELAY": 60,
+    "MAIL_MAX_ATTEMPTS": 10,
+    # The background queue (huey): a SQLite file in the instance folder unless a Redis URL is given (one
+    # queue for several app servers). HUEY_IMMEDIATE runs each task where it is queued (tests only).
+    "HUEY_REDIS_URL": None,
+    "HUEY_SQLITE_PATH": None,
+    "HUEY_IMMEDIATE": False,
     # Rate limits: in-process memory by default; set a redis:// URI when running several workers.
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,

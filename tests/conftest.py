@@ -41,6 +41,9 @@ def app_config(database_url: str, **overrides) -> dict:
         "STRIPE_API_BASE": _STRIPE_BASE["url"],
         "STRIPE_JS_URL": _STRIPE_BASE["url"] + "/js.stripe.com/v3/",
         "STRIPE_TIMEOUT": 5,
+        # Background tasks (emails above all) run at once, where they are queued; tests of the queue
+        # itself and of the worker switch this off.
+        "HUEY_IMMEDIATE": True,
         **overrides,
     }
 
@@ -133,6 +136,8 @@ def make_app(migrated, localstripe, tmp_path):
     def build(**overrides):
         # Each test prints statements into its own cache, never the checkout's instance folder.
         overrides.setdefault("STATEMENT_PDF_CACHE_DIR", str(tmp_path / "statement-pdfs"))
+        # ... and queues its background work (when not run at once) in its own file.
+        overrides.setdefault("HUEY_SQLITE_PATH", str(tmp_path / "huey.sqlite3"))
         app = create_app(app_config(migrated, **overrides))
         app.test_client_class = IsolatedClient
         apps.append(app)
@@ -309,71 +314,45 @@ def glossary(app):
 
 
 class _SMTPHandler:
-    """Just enough SMTP for smtplib to hand over one message per connection."""
+    """aiosmtpd's handler: keep each message, or turn it away as a server in trouble would."""
 
-    def __init__(self, messages: list) -> None:
-        self.messages = messages
+    def __init__(self, state) -> None:  # noqa: ANN001
+        self.state = state
 
-    def __call__(self, conn) -> None:  # noqa: ANN001
-        reader = conn.makefile("rb")
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, N802
+        if address in self.state.unknown_recipients:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
-        def say(line: str) -> None:
-            conn.sendall((line + "\r\n").encode())
-
-        say("220 test SMTP")
-        sender, recipients = None, []
-        while True:
-            line = reader.readline().decode().rstrip("\r\n")
-            verb = line[:4].upper()
-            if verb in ("EHLO", "HELO"):
-                say("250 test")
-            elif verb == "MAIL":
-                sender = line.split(":", 1)[1].strip().strip("<>").split(">")[0]
-                say("250 OK")
-            elif verb == "RCPT":
-                recipients.append(line.split(":", 1)[1].strip().strip("<>").split(">")[0])
-                say("250 OK")
-            elif verb == "DATA":
-                say("354 go on")
-                body = []
-                while (data := reader.readline().decode()) not in (".\r\n", ""):
-                    body.append(data)
-                self.messages.append((sender, recipients, "".join(body)))
-                say("250 queued")
-            elif verb == "QUIT" or not line:
-                say("221 bye")
-                break
-            else:
-                say("250 OK")
-        conn.close()
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, N802
+        if self.state.refuse_next > 0:
+            self.state.refuse_next -= 1
+            return "451 4.3.0 Try again later"
+        content = envelope.content.decode("utf-8", errors="replace")
+        self.state.messages.append((envelope.mail_from, list(envelope.rcpt_tos), content))
+        return "250 Message accepted for delivery"
 
 
 @pytest.fixture
 def smtp_server():
-    """A real SMTP listener on localhost that keeps what it receives."""
-    import socket
-    import threading
+    """A real SMTP server (aiosmtpd) on localhost that keeps what it receives.
+
+    ``messages`` holds (sender, recipients, raw message) per message; ``emails`` the parsed messages. Set
+    ``refuse_next`` to turn the next messages away with a temporary error, and add to ``unknown_recipients``
+    for addresses the server refuses for good.
+    """
+    from email import message_from_string, policy
     from types import SimpleNamespace
 
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    listener.settimeout(10)
-    state = SimpleNamespace(port=listener.getsockname()[1], messages=[])
-    handler = _SMTPHandler(state.messages)
+    from aiosmtpd.controller import Controller
 
-    def serve() -> None:
-        try:
-            conn, _ = listener.accept()
-        except OSError:
-            return
-        handler(conn)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
+    state = SimpleNamespace(port=_free_port(), messages=[], refuse_next=0, unknown_recipients=set())
+    state.emails = lambda: [message_from_string(raw, policy=policy.default) for _s, _r, raw in state.messages]
+    controller = Controller(_SMTPHandler(state), hostname="127.0.0.1", port=state.port)
+    controller.start()
     yield state
-    listener.close()
-    thread.join(timeout=5)
+    controller.stop()
 
 
 def sign_webhook(payload: bytes, secret: str = STRIPE_KEYS["STRIPE_WEBHOOK_SECRET"],

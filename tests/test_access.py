@@ -22,7 +22,7 @@ def _urls(app, statement):
 
     payment = Payment.query.filter_by(statement_id=statement.id).one()
     values = {"number": statement.number, "token": "eyJ1IjoxfQ.fake.token", "filename": "css/portal.css",
-              "name": "deductible", "public_id": payment.public_id, "event_id": 1, "user_id": 1}
+              "name": "deductible", "public_id": payment.public_id, "event_id": 1, "user_id": 1, "mail_id": 1}
     with app.test_request_context():
         from flask import url_for
 

@@ -162,3 +162,53 @@ def test_nobody_in_leaves_the_question_unassigned(make, office):
     db.session.commit()
     question = ask(make.statement(lines=1))
     assert question.assigned_staff_id is None and question.assignments == []
+
+
+def test_leave_recorded_in_advance_moves_questions_when_it_begins(make, office, runner):
+    """The worker's quarter-hourly job: nobody has to touch the roster on the day leave starts."""
+    questions = [ask(make.statement(lines=1), topic="insurance") for _ in range(4)]
+    maria = office["Maria"]
+    hers = {q.id for q in questions if q.assigned_staff_id == maria.id}
+    assert hers
+    profile = db.session.get(StaffProfile, maria.id)
+    profile.away_from, profile.away_until = date(2026, 12, 3), date(2026, 12, 4)
+    db.session.commit()
+    # Wednesday in Chicago: she is still in, nothing moves.
+    assert services.reroute_absent_staff(now=WEDNESDAY) == ([], [])
+    # Thursday 00:15 in Chicago (06:15 UTC): her leave has begun.
+    moved, assigned = services.reroute_absent_staff(now=datetime(2026, 12, 3, 6, 15, tzinfo=timezone.utc))
+    db.session.commit()
+    assert {a.question_id for a in moved} == hers and assigned == []
+    for question in questions:
+        assert question.assigned_staff_id == office["Lan"].id
+    assert sentence(questions[0]).startswith("Lan Nguyen: speaks English, handles insurance questions")
+    # Run again: nothing more to move.
+    assert services.reroute_absent_staff(now=datetime(2026, 12, 3, 6, 30, tzinfo=timezone.utc)) == ([], [])
+
+
+def test_a_question_nobody_could_take_gets_a_person_when_one_is_in(make, office, runner):
+    for user in office.values():
+        db.session.get(StaffProfile, user.id).active = False
+    db.session.commit()
+    question = ask(make.statement(lines=1), topic="refund")
+    assert question.assigned_staff_id is None
+    db.session.get(StaffProfile, office["James"].id).active = True
+    db.session.commit()
+    result = runner.invoke(args=["questions", "reroute"])
+    assert result.exit_code == 0, result.output
+    assert "assigned 1 that were waiting for a person" in result.output
+    db.session.expire_all()
+    assert db.session.get(type(question), question.id).assigned_staff_id == office["James"].id
+
+
+def test_questions_of_someone_who_no_longer_answers_move(make, office, runner):
+    question = ask(make.statement(lines=1), topic="refund")
+    assert question.assigned_staff_id == office["James"].id
+    office["James"].role = "patient"
+    db.session.commit()
+    assert "Moved 1 question(s)" in runner.invoke(args=["questions", "reroute"]).output
+    db.session.expire_all()
+    question = db.session.get(type(question), question.id)
+    # Nobody else handles refunds: someone present takes it rather than nobody, with that reason.
+    assert question.assigned_staff_id in (office["Maria"].id, office["Lan"].id)
+    assert "any_topic" in question.assignments[-1].reasons["codes"]

@@ -12,7 +12,7 @@ from ..audit.web import audit
 from ..billing.models import Statement
 from ..extensions import db, login_manager
 from ..i18n import _, _l, current_locale
-from ..mail import send_mail
+from ..outbox.services import queue_mail
 from . import quickpay, services
 from .forms import (ClaimBillForm, ConfirmForm, CreateLoginForm, ForgotPasswordForm, LoginForm, QuickPayForm,
                     ResetPasswordForm)
@@ -191,12 +191,13 @@ def forgot_password():
         if user is not None:
             token = services.password_reset_token(user, current_app.config["SECRET_KEY"])
             audit("password.reset_requested", "user", user.id, user=user)
-            db.session.commit()
             with force_locale(user.locale or current_locale()):
                 minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
                 body = render_template("email/password_reset.txt", user=user, minutes=minutes,
                                        link=url_for("auth.reset_password", token=token, _external=True))
-                send_mail(user.email, _("Reset your billing portal password"), body)
+                queue_mail(user.email, _("Reset your billing portal password"), body, kind="password_reset")
+            # The worker sends it; the page does not wait for the mail server.
+            db.session.commit()
         # The same answer either way, so the form cannot be used to find out who has a login.
         flash(_("If %(email)s has a login, we have sent it a link to choose a new password. The link works "
                 "once.", email=form.email.data), "info")
@@ -243,7 +244,8 @@ def quick_pay():
             quickpay.grant(session, statement.id, time.time(), current_app.config["QUICK_PAY_MINUTES"])
             audit("quick_pay.opened", "statement", statement.id, guest=True)
             db.session.commit()
-            return redirect(url_for("billing.statement", number=statement.number))
+            return redirect(_safe_next(request.args.get("next")) or url_for("billing.statement",
+                                                                            number=statement.number))
     elif form.is_submitted():
         status = 400
     return render_template("auth/quick_pay.html", form=form), status

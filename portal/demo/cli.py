@@ -42,7 +42,8 @@ DEMO_STRIPE = {"STRIPE_SECRET_KEY": "sk_test_demo_standin", "STRIPE_PUBLISHABLE_
 @click.option("--stripe-port", default=8420, show_default=True, type=int,
               help="Where the local Stripe stand-in listens.")
 def serve_command(host: str, port: int, stripe_port: int) -> None:
-    """Serve the portal with the local Stripe stand-in (localstripe), as ``make run`` does.
+    """Serve the portal with the local Stripe stand-in (localstripe) and the background worker, as
+    ``make run`` does.
 
     The stand-in starts from scratch, learns the portal's webhook address and secret, and the portal
     is pointed at it and at its Stripe.js: the same code path as real Stripe, with test cards only.
@@ -58,6 +59,9 @@ def serve_command(host: str, port: int, stripe_port: int) -> None:
     base = f"http://127.0.0.1:{stripe_port}"
     process = subprocess.Popen([sys.executable, "-m", "localstripe", "--port", str(stripe_port), "--from-scratch"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The background worker sends emails (to the log, unless PORTAL_MAIL_SERVER is set) and runs the
+    # scheduled jobs; its output shares this terminal.
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "worker", "--workers", "2"])
     try:
         webhook = urllib.parse.urlencode({"url": f"http://127.0.0.1:{port}/stripe/webhook",
                                           "secret": DEMO_STRIPE["STRIPE_WEBHOOK_SECRET"]}).encode()
@@ -81,5 +85,7 @@ def serve_command(host: str, port: int, stripe_port: int) -> None:
 
         run_simple(host, port, app, threaded=True)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        for child in (worker, process):
+            child.terminate()
+        for child in (worker, process):
+            child.wait(timeout=15)

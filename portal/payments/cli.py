@@ -14,7 +14,7 @@ from ..extensions import db
 from ..site import organisation_time_zone
 from . import services
 from . import stripe_gateway as gateway
-from .receipts import send_receipts
+from .receipts import queue_receipts
 
 payments_cli = AppGroup("payments", help="Card payments: repair missed Stripe webhooks, export for posting.")
 
@@ -57,9 +57,9 @@ def reconcile_command(since: datetime | None) -> None:
         click.echo(f"Needs review: {line}")
     if not report.posted:
         click.echo("Nothing to post: every succeeded payment was already posted.")
-    sent = send_receipts(services.unsent_receipts())
-    if sent:
-        click.echo(f"Sent {sent} receipts that had not gone out.")
+    queued = queue_receipts(services.unsent_receipts())
+    if queued:
+        click.echo(f"Queued {queued} receipts that had not gone out.")
 
 
 @payments_cli.command("export")

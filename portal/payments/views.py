@@ -17,7 +17,7 @@ from . import services
 from . import stripe_gateway as gateway
 from .forms import FULL, OTHER, CardForm, PayForm, RefundForm, ReviewedForm
 from .models import Payment, StripeEvent
-from .receipts import send_receipts
+from .receipts import queue_receipts
 
 bp = Blueprint("payments", __name__)
 
@@ -211,7 +211,7 @@ def _refresh(payment: Payment) -> None:
     except gateway.GatewayError:
         db.session.rollback()
         return
-    send_receipts(applied.posted)
+    queue_receipts(applied.posted)
 
 
 @bp.route("/payments/<public_id>")

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from ..extensions import csrf, db, limiter
 from . import services
 from . import stripe_gateway as gateway
-from .receipts import send_receipts
+from .receipts import queue_receipts
 
 bp = Blueprint("stripe_webhooks", __name__)
 log = logging.getLogger("portal.payments.webhooks")
@@ -51,5 +51,5 @@ def webhook():
         return jsonify(error="try again"), 503
     if review:
         log.warning("event %s (%s) needs review: %s", event["id"], kind, review)
-    send_receipts(receipts)
+    queue_receipts(receipts)
     return jsonify(received=True)

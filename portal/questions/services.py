@@ -233,3 +233,29 @@ def reroute_away_from(staff_user_id: int, *, now: datetime | None = None) -> lis
             db.session.flush()
             moved.append(assignment)
     return moved
+
+
+def reroute_absent_staff(now: datetime | None = None) -> tuple[list[Assignment], list[Assignment]]:
+    """Keep every open question with someone who is in: move those of staff whose leave has begun (leave
+    recorded in advance starts without anyone touching the roster) or who no longer answer questions, and
+    give a person to those nobody could take when they were asked. Returns (moved, newly assigned)."""
+    from ..site import current_organisation
+
+    organisation = current_organisation()
+    today = organisation_day(organisation, now) if organisation else (now or utcnow()).date()
+    available = {p.user_id for p in staff_profiles() if snapshot(p).available_on(today)}
+    holders = set(db.session.scalars(select(Question.assigned_staff_id).distinct()
+                                     .where(Question.status != RESOLVED, Question.assigned_staff_id.is_not(None))))
+    moved = []
+    for staff_id in sorted(holders - available):
+        moved += reroute_away_from(staff_id, now=now)
+    assigned = []
+    if available:
+        for question in db.session.scalars(select(Question).where(Question.status != RESOLVED,
+                                                                  Question.assigned_staff_id.is_(None))
+                                           .order_by(Question.due_at, Question.id)).all():
+            assignment = route_question(question, now=now)
+            if assignment is not None:
+                db.session.flush()
+                assigned.append(assignment)
+    return moved, assigned

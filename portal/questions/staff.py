@@ -11,16 +11,25 @@ from ..audit.web import audit
 from ..billing.services import statement_page
 from ..extensions import db
 from ..glossary.web import term_marker
-from ..i18n import _, current_locale, ngettext
+from ..i18n import _, _l, current_locale, ngettext
+from ..outbox import services as outbox
+from ..outbox.models import FAILED, OutgoingMail
 from ..site import current_organisation
 from . import services
 from .dashboard import dashboard as dashboard_figures
 from .forms import ReassignForm, RosterForm, StaffReplyForm, StatusForm, options, split_list
 from .models import RESOLVED, STATUSES, Question, StaffProfile
+from .notify import queue_reply_notice
 from .reasons import TOPIC_CHOICES, reason_sentence
 from .views import STATUS_LABELS
 
 bp = Blueprint("staff", __name__)
+
+MAIL_KINDS = {
+    "question_reply": _l("Reply notice"),
+    "password_reset": _l("Password reset"),
+    "receipt": _l("Payment receipt"),
+}
 
 
 def _require_staff() -> None:
@@ -82,7 +91,10 @@ def question(public_id: str):
     if request.method == "POST":
         if not reply.validate_on_submit():
             return _render(question, forms, 400)
-        services.staff_reply(question, current_user, reply.message.data, internal=reply.kind.data == "note")
+        internal = reply.kind.data == "note"
+        services.staff_reply(question, current_user, reply.message.data, internal=internal)
+        if not internal:
+            queue_reply_notice(question)
         audit("question.answered", "statement", question.statement_id)
         db.session.commit()
         flash(_("Your note was saved.") if reply.kind.data == "note" else _("Your reply was sent."), "success")
@@ -137,7 +149,23 @@ def dashboard():
     _require_supervisor()
     audit("questions.dashboard_viewed")
     db.session.commit()
-    return render_template("staff/dashboard.html", board=dashboard_figures())
+    return render_template("staff/dashboard.html", board=dashboard_figures(), undelivered=outbox.failed_mail(),
+                           mail_counts=outbox.counts(), mail_kinds=MAIL_KINDS)
+
+
+@bp.route("/staff/mail/<int:mail_id>/send-again", methods=["POST"])
+@login_required
+def send_mail_again(mail_id: int):
+    """A supervisor has an undelivered email tried again (after fixing the address or the mail server)."""
+    _require_supervisor()
+    mail = db.session.get(OutgoingMail, mail_id)
+    if mail is None or mail.status != FAILED:
+        abort(404)
+    outbox.send_again(mail)
+    audit("mail.send_again", "mail", mail.id)
+    db.session.commit()
+    flash(_("The email to %(address)s will be sent again.", address=mail.recipient), "success")
+    return redirect(url_for("staff.dashboard") + "#undelivered")
 
 
 @bp.route("/staff/roster/<int:user_id>", methods=["GET", "POST"])

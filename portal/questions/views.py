@@ -117,6 +117,10 @@ def thread(public_id: str):
     viewer = current_viewer()
     question = question_for(viewer, public_id)
     if question is None:
+        if not current_user.is_authenticated and request.method == "GET":
+            # The link in a "you have a reply" email: sign in (or open the bill as a guest) and come back.
+            # Every address gets this answer, so it tells nobody which questions exist.
+            return redirect(url_for("auth.login", next=request.path))
         abort(404)
     if viewer.is_staff:
         return redirect(url_for("staff.question", public_id=public_id))
