@@ -43,24 +43,30 @@ def language_name(code: str | None) -> str:
         return code
 
 
-def reason_parts(reasons: dict) -> list[str]:
+def reason_parts(reasons: dict, *, for_patient: bool = False) -> list[str]:
+    """Routing's reasons as phrases. A patient reads what the person shares with the question ("speaks
+    Spanish"), never how busy anyone is or that nobody handles the topic."""
     codes = reasons.get("codes", [])
     topic = str(TOPIC_NAMES.get(reasons.get("topic"), reasons.get("topic", "")))
     language = language_name(reasons.get("language"))
     parts = []
     for code in codes:
         if code == routing.CONTINUITY:
-            parts.append(_("already answers this household's questions"))
+            parts.append(_("already answers your household's questions") if for_patient
+                         else _("already answers this household's questions"))
         elif code == routing.LANGUAGE:
             parts.append(_("speaks %(language)s", language=language))
         elif code == routing.INTERPRETER:
-            parts.append(_("needs an interpreter for %(language)s", language=language))
+            parts.append(_("will answer with an interpreter for %(language)s", language=language) if for_patient
+                         else _("needs an interpreter for %(language)s", language=language))
         elif code == routing.TOPIC:
             parts.append(_("handles %(topic)s questions", topic=topic))
-        elif code == routing.ANY_TOPIC:
-            parts.append(_("nobody handles %(topic)s questions, so the first available", topic=topic))
         elif code == routing.DEPARTMENT:
             parts.append(_("covers %(department)s", department=reasons.get("department") or ""))
+        elif for_patient:
+            continue
+        elif code == routing.ANY_TOPIC:
+            parts.append(_("nobody handles %(topic)s questions, so the first available", topic=topic))
         elif code == routing.WORKLOAD:
             count = int(reasons.get("open_questions", 0))
             parts.append(ngettext("%(num)d open question", "%(num)d open questions", count))
@@ -74,3 +80,14 @@ def reason_sentence(assignment: Assignment, staff_name: str, by_name: str | None
         return _("%(name)s: reassigned by %(by)s: %(note)s", name=staff_name, by=by_name or "",
                  note=assignment.note or "")
     return _("%(name)s: %(reasons)s", name=staff_name, reasons=", ".join(reason_parts(assignment.reasons)))
+
+
+def patient_reason(assignment: Assignment | None) -> str | None:
+    """Why this person answers, as the patient reads it; None when there is nothing to say."""
+    if assignment is None:
+        return None
+    if assignment.assigned_by_user_id is not None:
+        # A colleague's words are for colleagues.
+        return _("The billing office chose this person for your question.")
+    parts = reason_parts(assignment.reasons or {}, for_patient=True)
+    return _("Chosen because this person %(reasons)s.", reasons=", ".join(parts)) if parts else None

@@ -14,7 +14,7 @@ from ..i18n import _, _l, current_locale, language_in_itself
 from . import services
 from .forms import AskForm, ReplyForm, options
 from .models import RESOLVED, WAITING_BILLING, WAITING_PATIENT, Question, StaffProfile
-from .reasons import TOPIC_CHOICES, language_name
+from .reasons import TOPIC_CHOICES, language_name, patient_reason
 
 bp = Blueprint("questions", __name__)
 
@@ -139,5 +139,7 @@ def thread(public_id: str):
     db.session.commit()
     profile = db.session.get(StaffProfile, question.assigned_staff_id) if question.assigned_staff_id else None
     messages = [m for m in question.messages if not m.internal]
+    latest = question.assignments[-1] if question.assignments and profile is not None else None
+    reason = patient_reason(latest) if latest and latest.staff_user_id == profile.user_id else None
     return render_template("questions/thread.html", question=question, profile=profile, messages=messages,
-                           form=form, language_name=language_name), 400 if form.errors else 200
+                           form=form, language_name=language_name, reason=reason), 400 if form.errors else 200
