@@ -16,6 +16,7 @@ import os
 from typing import Any, Callable
 
 import click
+import redis
 from flask import Flask, current_app
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
@@ -25,15 +26,19 @@ log = logging.getLogger("portal.background")
 
 def make_huey(app: Flask) -> Huey:
     config = app.config
+    name = config.get("HUEY_NAME") or "portal"
     if config.get("HUEY_IMMEDIATE"):
-        return MemoryHuey("portal", immediate=True, results=False)
+        return MemoryHuey(name, immediate=True, results=False)
     if config.get("HUEY_REDIS_URL"):
-        return RedisHuey("portal", url=config["HUEY_REDIS_URL"], results=False)
+        # Time limits, so that a Redis that has gone quiet cannot hold a page: queueing then fails, is
+        # logged, and the outbox's sweep sends the mail later. (The worker waits up to a second per read.)
+        pool = redis.ConnectionPool.from_url(config["HUEY_REDIS_URL"], socket_connect_timeout=2, socket_timeout=10)
+        return RedisHuey(name, connection_pool=pool, results=False)
     path = config.get("HUEY_SQLITE_PATH")
     if not path:
         os.makedirs(app.instance_path, exist_ok=True)
         path = os.path.join(app.instance_path, "huey.sqlite3")
-    return SqliteHuey("portal", filename=path, results=False)
+    return SqliteHuey(name, filename=os.path.abspath(path), results=False)
 
 
 class TaskQueue:
@@ -59,9 +64,20 @@ class TaskQueue:
         return register
 
     def periodic(self, name: str, schedule: Callable) -> Callable:
-        """Register ``function`` to run whenever ``schedule`` (a huey crontab) says, in the worker."""
+        """Register ``function`` to run whenever ``schedule`` (a huey crontab) says, in the worker.
+
+        Every worker process schedules it; a lock in the queue's store lets one run at a time and the others
+        skip that turn. A worker clears the locks when it starts, in case one died holding them."""
         def register(function: Callable) -> Callable:
-            self.tasks[name] = self.huey.periodic_task(schedule, name=name)(self._in_app(function))
+            in_app = self._in_app(function)
+            lock = self.huey.lock_task(name)
+
+            @functools.wraps(function)
+            def one_at_a_time() -> Any:
+                with lock:
+                    return in_app()
+
+            self.tasks[name] = self.huey.periodic_task(schedule, name=name)(one_at_a_time)
             return function
         return register
 
@@ -89,5 +105,6 @@ def init_app(app: Flask) -> None:
             raise click.ClickException("HUEY_IMMEDIATE is set: tasks already run where they are queued")
         click.echo(f"Worker for {type(queue.huey).__name__} with {workers} thread(s); stop with Ctrl+C.")
         consumer = queue.huey.create_consumer(workers=workers, worker_type="thread", periodic=True,
-                                              check_worker_health=True)
+                                              check_worker_health=True, flush_locks=True)
+        # SIGINT lets running tasks finish (a mail half sent is not sent twice); SIGTERM stops at once.
         consumer.run()

@@ -24,12 +24,14 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_USE_SSL": False,
     "MAIL_DEFAULT_SENDER": "billing@localhost",
     # A send that fails is tried again after this many seconds, then twice as long each time (at most six
-    # hours apart), this many times in all (about 14 hours), before it is listed as undelivered.
+    # hours apart), this many times in all (over about 8.5 hours), before it is listed as undelivered.
     "MAIL_RETRY_FIRST_DELAY": 60,
     "MAIL_MAX_ATTEMPTS": 10,
     # The background queue (huey): a SQLite file in the instance folder unless a Redis URL is given (one
     # queue for several app servers). HUEY_IMMEDIATE runs each task where it is queued (tests only).
     "HUEY_REDIS_URL": None,
+    # The queue's name (its keys in Redis): different names let several portals share one Redis.
+    "HUEY_NAME": "portal",
     "HUEY_SQLITE_PATH": None,
     "HUEY_IMMEDIATE": False,
     # Rate limits: in-process memory by default; set a redis:// URI when running several workers.
@@ -120,7 +122,7 @@ def check_production(config: dict[str, Any]) -> None:
     key = config.get("SECRET_KEY") or ""
     if key == DEVELOPMENT_SECRET_KEY or len(str(key)) < 32:
         problems.append("PORTAL_SECRET_KEY must be set to a random value of at least 32 characters")
-    for setting in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET"):
+    for setting in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET", "MAIL_SERVER"):
         if not config.get(setting):
             problems.append(f"PORTAL_{setting} must be set")
     if problems:

@@ -57,7 +57,7 @@ def test_idle_sessions_end(make_app, make):
 
 
 def test_production_cookies_are_secure(make_app, make):
-    app = make_app(ENV="production", **STRIPE_KEYS)
+    app = make_app(ENV="production", MAIL_SERVER="smtp.example.org", **STRIPE_KEYS)
     make.user()
     client = app.test_client()
     page = client.get("/login", base_url="https://portal.example").get_data(as_text=True)

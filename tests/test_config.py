@@ -15,7 +15,7 @@ def test_production_refuses_the_development_secret_key(database_url):
 
 def test_production_marks_cookies_secure(database_url):
     app = create_app({"ENV": "production", "SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": database_url,
-                      **STRIPE_KEYS})
+                      "MAIL_SERVER": "smtp.example.org", **STRIPE_KEYS})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
@@ -52,3 +52,10 @@ def test_production_refuses_to_start_without_stripe_keys(database_url):
         create_app({"ENV": "production", "SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": database_url})
     for setting in ("PORTAL_STRIPE_SECRET_KEY", "PORTAL_STRIPE_PUBLISHABLE_KEY", "PORTAL_STRIPE_WEBHOOK_SECRET"):
         assert setting in str(refused.value)
+
+
+def test_production_refuses_to_start_without_a_mail_server(database_url):
+    """Without one, emails would only be written to the log (reset links included) and counted as sent."""
+    with pytest.raises(UnsafeConfiguration, match="PORTAL_MAIL_SERVER must be set"):
+        create_app({"ENV": "production", "SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": database_url,
+                    **STRIPE_KEYS})

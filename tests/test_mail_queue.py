@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -93,6 +94,21 @@ def test_a_guest_is_told_at_the_address_they_gave_and_opens_the_reply_with_their
     assert "We have refunded the second charge." in browser.get(opened.headers["Location"]).get_data(as_text=True)
 
 
+def test_the_reply_link_is_the_portals_public_address_and_phone_askers_get_no_email(
+        app, client, household, login_as, submit, staff, smtp_server):
+    app.config.update(SERVER, MAIL_PORT=smtp_server.port, PUBLIC_URL="https://billing.example.org/")
+    user, statement = household
+    login_as(user)
+    ask(submit, statement.number)
+    ask(submit, statement.number, contact_method="phone", phone="+1 555 0101", message="Call me please.")
+    by_email, by_phone = Question.query.order_by(Question.id).all()
+    for question in (by_email, by_phone):
+        _answer(app, question, _assignee_email(staff, question), "We have looked into it.")
+    [email] = smtp_server.emails()
+    assert f"https://billing.example.org/questions/{by_email.public_id}" in email.get_content()
+    assert "localhost" not in email.get_content()
+
+
 def test_an_unknown_question_address_gets_the_same_answer_when_signed_out(client):
     response = client.get("/questions/not-a-real-question")
     assert response.status_code == 302 and "/login?next=" in response.headers["Location"]
@@ -175,10 +191,10 @@ def test_after_the_last_try_a_mail_is_listed_for_supervisors_and_can_be_sent_aga
                                                                                    caplog):
     app, queue = queued_app
     app.config["MAIL_MAX_ATTEMPTS"] = 2
-    make.user()
     boss = make.user("boss@example.org", role="supervisor")
     smtp_server.refuse_next = 5
-    _request_reset(app)
+    outbox.queue_mail("pat@example.org", "Your payment receipt", "Thank you.", kind="receipt")
+    db.session.commit()
     with caplog.at_level(logging.ERROR, logger="portal.mail"):
         _run_due(queue)
         _run_due(queue, until=datetime.now(timezone.utc) + timedelta(hours=1))
@@ -189,7 +205,7 @@ def test_after_the_last_try_a_mail_is_listed_for_supervisors_and_can_be_sent_aga
     desk = _sign_in(app, boss.email)
     page = soup(desk.get("/staff/dashboard"))
     section = page.find(id="undelivered").find_next("table")
-    assert "Password reset" in section.get_text() and "pat@example.org" in section.get_text()
+    assert "Payment receipt" in section.get_text() and "pat@example.org" in section.get_text()
     assert "451 4.3.0 Try again later" in section.get_text()
     form = section.find("form")
     # Only supervisors may; others get a 404.
@@ -205,6 +221,50 @@ def test_after_the_last_try_a_mail_is_listed_for_supervisors_and_can_be_sent_aga
     db.session.expire_all()
     assert OutgoingMail.query.one().status == SENT
     assert "Every email has gone out" in desk.get("/staff/dashboard").get_data(as_text=True)
+
+
+def test_any_other_failure_is_retried_and_listed_too_never_stuck(queued_app, make, smtp_server, monkeypatch):
+    """A bad header or setting fails inside the mail library, not at the server: the same retries apply."""
+    app, queue = queued_app
+    app.config["MAIL_MAX_ATTEMPTS"] = 2
+    make.user()
+
+    def broken(*args):
+        raise ValueError("Header values may not contain linefeed or carriage return characters")
+
+    monkeypatch.setattr(outbox, "send_mail", broken)
+    _request_reset(app)
+    _run_due(queue)
+    db.session.expire_all()
+    assert OutgoingMail.query.one().status == QUEUED
+    _run_due(queue, until=datetime.now(timezone.utc) + timedelta(hours=1))
+    db.session.expire_all()
+    mail = OutgoingMail.query.one()
+    assert (mail.status, mail.attempts) == (FAILED, 2) and "ValueError: Header values" in mail.last_error
+
+
+def test_a_password_reset_whose_link_has_expired_is_not_sent_nor_offered_again(queued_app, make, smtp_server):
+    app, queue = queued_app
+    make.user()
+    boss = make.user("boss@example.org", role="supervisor")
+    _request_reset(app)
+    mail = OutgoingMail.query.one()
+    mail.created_at = datetime.now(timezone.utc) - timedelta(hours=2)
+    db.session.commit()
+    _run_due(queue)
+    assert smtp_server.messages == []
+    db.session.expire_all()
+    mail = OutgoingMail.query.one()
+    assert mail.status == FAILED and "expired" in mail.last_error and mail.body is None
+    desk = _sign_in(app, boss.email)
+    page = soup(desk.get("/staff/dashboard"))
+    assert "The link has expired: the patient can ask for a new one." in page.get_text()
+    assert page.find("form", action=f"/staff/mail/{mail.id}/send-again") is None
+    token = csrf_token(desk, "/staff/dashboard")
+    assert desk.post(f"/staff/mail/{mail.id}/send-again", data={"csrf_token": token}).status_code == 404
+    for missing in (mail.id + 1, 10**30):
+        assert desk.post(f"/staff/mail/{missing}/send-again", data={"csrf_token": token}).status_code == 404
+    assert desk.get(f"/staff/roster/{10**30}").status_code == 404
 
 
 def test_an_address_the_server_refuses_is_not_tried_again(queued_app, make, smtp_server):
@@ -245,6 +305,26 @@ def test_mail_stored_while_the_queue_is_down_is_sent_by_the_sweep(queued_app, ma
     assert len(smtp_server.messages) == 2
     db.session.expire_all()
     assert {m.status for m in OutgoingMail.query} == {SENT}
+
+
+def test_the_sweep_leaves_waiting_retries_alone_and_gives_up_on_a_last_attempt_cut_short(queued_app, smtp_server):
+    app, queue = queued_app
+    now = datetime.now(timezone.utc)
+    waiting = OutgoingMail(kind="receipt", recipient="a@example.org", subject="Receipt", body="Thank you.",
+                           status=QUEUED, attempts=3, next_attempt_at=now + timedelta(minutes=30))
+    being_sent = OutgoingMail(kind="receipt", recipient="b@example.org", subject="Receipt", body="Thank you.",
+                              status=SENDING, attempts=1, claimed_at=now - timedelta(minutes=1))
+    last_try = OutgoingMail(kind="receipt", recipient="c@example.org", subject="Receipt", body="Thank you.",
+                            status=SENDING, attempts=10, claimed_at=now - timedelta(hours=1))
+    db.session.add_all([waiting, being_sent, last_try])
+    db.session.commit()
+    assert outbox.sweep(now) == 0
+    db.session.expire_all()
+    assert (waiting.status, waiting.next_attempt_at.replace(tzinfo=timezone.utc)) == \
+        (QUEUED, (now + timedelta(minutes=30)))
+    assert being_sent.status == SENDING, "a mail a worker has just taken is left to it"
+    assert last_try.status == FAILED and last_try.last_error == "the worker stopped while sending"
+    assert queue.pending_count() == 0
 
 
 def test_a_mail_is_sent_once_even_when_queued_twice(queued_app, make, smtp_server):
@@ -290,6 +370,19 @@ def test_the_worker_runs_the_sweep_and_the_leave_job_on_schedule(queued_app):
     assert not periodic["questions.reroute"].validate_datetime(at.replace(minute=7))
 
 
+def test_only_one_worker_runs_a_scheduled_job_at_a_time(queued_app, caplog):
+    app, queue = queued_app
+    job = task_queue(app).tasks["mail.sweep"].s()
+    with caplog.at_level(logging.WARNING, logger="huey"):
+        with queue.lock_task("mail.sweep"):
+            queue.execute(job)
+    assert "not run, unable to acquire lock mail.sweep" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="huey"):
+        queue.execute(job)
+    assert "unable to acquire lock" not in caplog.text
+
+
 def test_the_queue_is_a_sqlite_file_in_the_instance_folder_by_default_and_redis_when_configured(tmp_path):
     from types import SimpleNamespace
 
@@ -321,8 +414,9 @@ def _redis_available() -> bool:
 def test_the_worker_command_sends_what_the_portal_queued(make_app, migrated, smtp_server, tmp_path, store):
     if store == "redis" and not _redis_available():
         pytest.skip("no Redis on 127.0.0.1:6379 (the production queue store)")
+    # A queue name of this run's own, so that runs sharing the Redis do not take each other's work.
     queue_settings = ({"HUEY_SQLITE_PATH": str(tmp_path / "queue.sqlite3")} if store == "sqlite"
-                      else {"HUEY_REDIS_URL": "redis://127.0.0.1:6379/15"})
+                      else {"HUEY_REDIS_URL": "redis://127.0.0.1:6379/15", "HUEY_NAME": f"portal-test-{uuid.uuid4()}"})
     app = make_app(HUEY_IMMEDIATE=False, MAIL_PORT=smtp_server.port, **SERVER, **queue_settings)
     with app.app_context():
         task_queue(app).huey.flush()

@@ -173,8 +173,9 @@ def test_leave_recorded_in_advance_moves_questions_when_it_begins(make, office, 
     profile = db.session.get(StaffProfile, maria.id)
     profile.away_from, profile.away_until = date(2026, 12, 3), date(2026, 12, 4)
     db.session.commit()
-    # Wednesday in Chicago: she is still in, nothing moves.
+    # Wednesday in Chicago: she is still in, nothing moves; nor at 21:00 there, already Thursday in UTC.
     assert services.reroute_absent_staff(now=WEDNESDAY) == ([], [])
+    assert services.reroute_absent_staff(now=datetime(2026, 12, 3, 3, 0, tzinfo=timezone.utc)) == ([], [])
     # Thursday 00:15 in Chicago (06:15 UTC): her leave has begun.
     moved, assigned = services.reroute_absent_staff(now=datetime(2026, 12, 3, 6, 15, tzinfo=timezone.utc))
     db.session.commit()

@@ -48,6 +48,7 @@ def serve_command(host: str, port: int, stripe_port: int) -> None:
     The stand-in starts from scratch, learns the portal's webhook address and secret, and the portal
     is pointed at it and at its Stripe.js: the same code path as real Stripe, with test cards only.
     """
+    import signal
     import subprocess
     import sys
     import time
@@ -85,7 +86,11 @@ def serve_command(host: str, port: int, stripe_port: int) -> None:
 
         run_simple(host, port, app, threaded=True)
     finally:
+        # The worker is asked to finish what it is doing (SIGINT); the stand-in simply stops.
+        worker.send_signal(signal.SIGINT)
+        process.terminate()
         for child in (worker, process):
-            child.terminate()
-        for child in (worker, process):
-            child.wait(timeout=15)
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..background import enqueue
-from ..billing.models import utcnow
+from ..billing.models import as_utc, utcnow
 from ..extensions import db
 from ..mail import send_mail
 from .models import FAILED, QUEUED, SENDING, SENT, OutgoingMail
@@ -52,6 +52,9 @@ def queue_mail(recipient: str, subject: str, body: str, *, kind: str) -> Outgoin
 
 @event.listens_for(db.session, "after_commit")
 def _hand_to_queue(session: Session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint was released; the mail is not stored until the outer transaction commits.
+        return
     for mail_id in session.info.pop(_PENDING, ()):
         try:
             enqueue(DELIVER_TASK, mail_id)
@@ -61,7 +64,9 @@ def _hand_to_queue(session: Session) -> None:
 
 @event.listens_for(db.session, "after_rollback")
 def _forget_rolled_back(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    # After a savepoint's rollback the list is kept: an id whose row went with it is skipped when sent.
+    if not session.in_nested_transaction():
+        session.info.pop(_PENDING, None)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -93,17 +98,23 @@ def deliver(mail_id: int, *, now: datetime | None = None) -> str:
 
     Raises ``RetryLater`` when the send failed and may be tried again.
     """
-    now = now or utcnow()
+    now = (now or utcnow()).astimezone(timezone.utc)
     if not _claim(mail_id, now):
         mail = db.session.get(OutgoingMail, mail_id)
         return mail.status if mail is not None else "missing"
     mail = db.session.get(OutgoingMail, mail_id)
+    if mail.kind == "password_reset" and now - as_utc(mail.created_at) > timedelta(
+            seconds=int(current_app.config["PASSWORD_RESET_MAX_AGE"])):
+        # Its link has expired: sending it now would only confuse. The patient can ask for a new one.
+        return _give_up(mail, "the reset link expired before the mail server took it", keep_body=False)
     try:
         send_mail(mail.recipient, mail.subject, mail.body or "")
     except smtplib.SMTPRecipientsRefused as error:
         # The server will never take this address: trying again cannot help.
         return _give_up(mail, _describe(error))
-    except (smtplib.SMTPException, OSError) as error:
+    except Exception as error:  # noqa: BLE001 (a bad setting or header fails the same way: retried, then listed)
+        db.session.rollback()
+        mail = db.session.get(OutgoingMail, mail_id)
         mail.last_error = _describe(error)
         if mail.attempts >= int(current_app.config["MAIL_MAX_ATTEMPTS"]):
             return _give_up(mail, mail.last_error)
@@ -120,8 +131,10 @@ def deliver(mail_id: int, *, now: datetime | None = None) -> str:
     return SENT
 
 
-def _give_up(mail: OutgoingMail, error: str) -> str:
-    mail.status, mail.last_error = FAILED, error
+def _give_up(mail: OutgoingMail, error: str, *, keep_body: bool = True) -> str:
+    mail.status, mail.last_error = FAILED, error[:500]
+    if not keep_body:
+        mail.body = None
     db.session.commit()
     log.error("mail %s (%s) to %s not delivered after %d attempt(s): %s; it is listed on the supervisor's "
               "dashboard", mail.id, mail.kind, mail.recipient, mail.attempts, error)
@@ -129,30 +142,44 @@ def _give_up(mail: OutgoingMail, error: str) -> str:
 
 
 def sweep(now: datetime | None = None) -> int:
-    """Queue again every mail that should have been tried by now and was not; return how many."""
-    now = now or utcnow()
+    """Queue again every mail that should have been tried by now and was not; return how many.
+
+    Each row is re-checked as it is changed (one statement), so a mail a worker takes meanwhile is left to
+    it, and several workers may sweep at once.
+    """
+    # Stored moments are UTC (SQLite keeps no offset), so the comparison is made in UTC too.
+    now = (now or utcnow()).astimezone(timezone.utc)
     stale = now - STALE_AFTER
-    stuck = list(db.session.scalars(
-        select(OutgoingMail.id).where(or_(
-            (OutgoingMail.status == QUEUED) & (OutgoingMail.next_attempt_at <= stale),
-            (OutgoingMail.status == SENDING) & (OutgoingMail.claimed_at <= stale)))
-        .order_by(OutgoingMail.id).limit(1000)))
-    if not stuck:
-        return 0
+    gave_up = db.session.execute(
+        update(OutgoingMail).where(OutgoingMail.status == SENDING, OutgoingMail.claimed_at <= stale,
+                                   OutgoingMail.attempts >= int(current_app.config["MAIL_MAX_ATTEMPTS"]))
+        .values(status=FAILED, last_error=func.coalesce(OutgoingMail.last_error, "the worker stopped while sending"))
+        .returning(OutgoingMail.id)).scalars().all()
     # A worker that died mid-send leaves the mail "sending"; it goes back in line (it may arrive twice,
     # which beats not at all).
-    db.session.execute(update(OutgoingMail).where(OutgoingMail.id.in_(stuck), OutgoingMail.status == SENDING)
-                       .values(status=QUEUED))
-    db.session.execute(update(OutgoingMail).where(OutgoingMail.id.in_(stuck)).values(next_attempt_at=now))
-    db.session.info.setdefault(_PENDING, []).extend(stuck)
+    stuck = db.session.execute(
+        update(OutgoingMail).where(or_(
+            (OutgoingMail.status == QUEUED) & (OutgoingMail.next_attempt_at <= stale),
+            (OutgoingMail.status == SENDING) & (OutgoingMail.claimed_at <= stale)))
+        .values(status=QUEUED, next_attempt_at=now).returning(OutgoingMail.id)).scalars().all()
+    db.session.info.setdefault(_PENDING, []).extend(sorted(stuck))
     db.session.commit()
-    log.info("queued %d mail(s) again that no worker had taken", len(stuck))
+    for mail_id in gave_up:
+        log.error("mail %s not delivered: a worker stopped while sending it, after its last attempt; it is listed "
+                  "on the supervisor's dashboard", mail_id)
+    if stuck:
+        log.info("queued %d mail(s) again that no worker had taken", len(stuck))
     return len(stuck)
+
+
+def can_send_again(mail: OutgoingMail) -> bool:
+    """A failed mail that still has its text; a password reset never (its link has expired by then)."""
+    return mail.status == FAILED and mail.body is not None and mail.kind != "password_reset"
 
 
 def send_again(mail: OutgoingMail) -> None:
     """A person asks for a failed mail to be tried again, from the start. The caller commits."""
-    if mail.status != FAILED:
+    if not can_send_again(mail):
         return
     mail.status, mail.attempts, mail.next_attempt_at = QUEUED, 0, utcnow()
     db.session.info.setdefault(_PENDING, []).append(mail.id)

@@ -15,9 +15,21 @@ from .models import Question
 
 def reply_recipient(question: Question) -> tuple[str | None, str | None]:
     """The address to tell, and the login's saved language: the address the patient gave with the question,
-    else the email of the login that asked. A guest without an address cannot be told."""
+    else the email of the login that asked. Nobody when the patient asked to be reached by phone (the office
+    calls) or gave no address."""
+    if question.contact_method != "email":
+        return None, None
     asker = db.session.get(User, question.asked_by_user_id) if question.asked_by_user_id else None
     return question.contact_email or (asker.email if asker else None), asker.locale if asker else None
+
+
+def public_link(endpoint: str, **values: str) -> str:
+    """An address on the portal as patients reach it: PUBLIC_URL when set, not the host the staff member
+    happens to use (an intranet name would be useless to a patient)."""
+    public = current_app.config["PUBLIC_URL"]
+    if public:
+        return public.rstrip("/") + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
 
 
 def email_locale(question: Question, login_locale: str | None) -> str:
@@ -36,7 +48,7 @@ def queue_reply_notice(question: Question) -> OutgoingMail | None:
         return None
     organisation = question.statement.account.organisation
     with force_locale(email_locale(question, login_locale)):
-        link = url_for("questions.thread", public_id=question.public_id, _external=True)
+        link = public_link("questions.thread", public_id=question.public_id)
         body = render_template("email/question_reply.txt", link=link, organisation=organisation,
                                guest=question.asked_by_user_id is None)
         subject = _("You have a reply from %(office)s", office=organisation.name)

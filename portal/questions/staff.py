@@ -13,7 +13,7 @@ from ..extensions import db
 from ..glossary.web import term_marker
 from ..i18n import _, _l, current_locale, ngettext
 from ..outbox import services as outbox
-from ..outbox.models import FAILED, OutgoingMail
+from ..outbox.models import OutgoingMail
 from ..site import current_organisation
 from . import services
 from .dashboard import dashboard as dashboard_figures
@@ -24,6 +24,9 @@ from .reasons import TOPIC_CHOICES, reason_sentence
 from .views import STATUS_LABELS
 
 bp = Blueprint("staff", __name__)
+
+# The largest id a database integer holds; a bigger number in an address is simply not found.
+MAX_ID = 2**63 - 1
 
 MAIL_KINDS = {
     "question_reply": _l("Reply notice"),
@@ -150,7 +153,8 @@ def dashboard():
     audit("questions.dashboard_viewed")
     db.session.commit()
     return render_template("staff/dashboard.html", board=dashboard_figures(), undelivered=outbox.failed_mail(),
-                           mail_counts=outbox.counts(), mail_kinds=MAIL_KINDS)
+                           mail_counts=outbox.counts(), mail_kinds=MAIL_KINDS,
+                           can_send_again=outbox.can_send_again)
 
 
 @bp.route("/staff/mail/<int:mail_id>/send-again", methods=["POST"])
@@ -158,8 +162,8 @@ def dashboard():
 def send_mail_again(mail_id: int):
     """A supervisor has an undelivered email tried again (after fixing the address or the mail server)."""
     _require_supervisor()
-    mail = db.session.get(OutgoingMail, mail_id)
-    if mail is None or mail.status != FAILED:
+    mail = db.session.get(OutgoingMail, mail_id) if mail_id <= MAX_ID else None
+    if mail is None or not outbox.can_send_again(mail):
         abort(404)
     outbox.send_again(mail)
     audit("mail.send_again", "mail", mail.id)
@@ -172,7 +176,7 @@ def send_mail_again(mail_id: int):
 @login_required
 def roster(user_id: int):
     _require_supervisor()
-    profile = db.session.get(StaffProfile, user_id)
+    profile = db.session.get(StaffProfile, user_id) if user_id <= MAX_ID else None
     if profile is None:
         abort(404)
     form = RosterForm(obj=None if request.method == "POST" else profile)

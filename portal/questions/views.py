@@ -120,7 +120,7 @@ def thread(public_id: str):
         if not current_user.is_authenticated and request.method == "GET":
             # The link in a "you have a reply" email: sign in (or open the bill as a guest) and come back.
             # Every address gets this answer, so it tells nobody which questions exist.
-            return redirect(url_for("auth.login", next=request.path))
+            return redirect(url_for("auth.login", next=url_for("questions.thread", public_id=public_id[:40])))
         abort(404)
     if viewer.is_staff:
         return redirect(url_for("staff.question", public_id=public_id))
