@@ -63,6 +63,7 @@ test: install
 bench: install
 	$(BIN)/python bench/payments.py $(BENCH_PATIENTS)
 	$(BIN)/python bench/statements_pdf.py
+	$(BIN)/python bench/mail_queue.py
 
 # Refresh translations/messages.pot from the Python code and templates.
 messages: install
