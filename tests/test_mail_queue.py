@@ -102,8 +102,17 @@ def test_the_reply_link_is_the_portals_public_address_and_phone_askers_get_no_em
     ask(submit, statement.number)
     ask(submit, statement.number, contact_method="phone", phone="+1 555 0101", message="Call me please.")
     by_email, by_phone = Question.query.order_by(Question.id).all()
+    flashes = []
     for question in (by_email, by_phone):
-        _answer(app, question, _assignee_email(staff, question), "We have looked into it.")
+        desk = _sign_in(app, _assignee_email(staff, question))
+        url = f"/staff/questions/{question.public_id}"
+        token = re.search(r'name="reply-csrf_token" type="hidden" value="([^"]+)"', desk.get(url).get_data(as_text=True))
+        desk.post(url, data={"reply-csrf_token": token.group(1), "reply-message": "We have looked into it.",
+                             "reply-kind": "reply"})
+        flashes.append(desk.get(url).get_data(as_text=True))
+    # The clerk is told what reaches the patient.
+    assert "The patient gets an email saying that an answer is waiting." in flashes[0]
+    assert "They asked to be called at +1 555 0101, so no email tells them." in flashes[1]
     [email] = smtp_server.emails()
     assert f"https://billing.example.org/questions/{by_email.public_id}" in email.get_content()
     assert "localhost" not in email.get_content()

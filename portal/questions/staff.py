@@ -96,11 +96,18 @@ def question(public_id: str):
             return _render(question, forms, 400)
         internal = reply.kind.data == "note"
         services.staff_reply(question, current_user, reply.message.data, internal=internal)
-        if not internal:
-            queue_reply_notice(question)
+        notice = None if internal else queue_reply_notice(question)
         audit("question.answered", "statement", question.statement_id)
         db.session.commit()
-        flash(_("Your note was saved.") if reply.kind.data == "note" else _("Your reply was sent."), "success")
+        if internal:
+            flash(_("Your note was saved."), "success")
+        elif notice is not None:
+            flash(_("Your reply was sent. The patient gets an email saying that an answer is waiting."), "success")
+        elif question.contact_method == "phone":
+            flash(_("Your reply was sent. They asked to be called at %(phone)s, so no email tells them.",
+                    phone=question.contact_phone or ""), "success")
+        else:
+            flash(_("Your reply was sent."), "success")
         return redirect(url_for("staff.question", public_id=public_id))
     # Every look at a patient's bill by staff is in the audit log.
     audit("question.viewed", "statement", question.statement_id)
