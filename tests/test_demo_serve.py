@@ -12,6 +12,8 @@ import time
 import urllib.parse
 import urllib.request
 
+import pytest
+
 from .conftest import _free_port, _wait_for_port
 
 
@@ -20,21 +22,23 @@ def _flask(env, *args, **kwargs):
                           capture_output=True, text=True, timeout=180, **kwargs)
 
 
-def _worker_running(queue_path: str) -> bool:
+def _worker_pids(queue_path: str) -> list[int]:
     # The worker is found by the environment it was given: this test's own queue file.
+    found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             with open(f"/proc/{pid}/environ", "rb") as environ, open(f"/proc/{pid}/cmdline", "rb") as cmdline:
                 if queue_path.encode() in environ.read() and b"worker" in cmdline.read():
-                    return True
+                    found.append(int(pid))
         except OSError:
             continue
-    return False
+    return found
 
 
-def test_demo_serve_runs_the_worker_that_sends_the_portals_email(tmp_path, smtp_server):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_demo_serve_runs_the_worker_that_sends_the_portals_email(tmp_path, smtp_server, stop):
     queue_path = str(tmp_path / "queue.sqlite3")
     env = dict(os.environ, PORTAL_SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'demo.sqlite3'}",
                PORTAL_HUEY_SQLITE_PATH=queue_path, PORTAL_STATEMENT_PDF_CACHE_DIR=str(tmp_path / "pdfs"),
@@ -43,9 +47,9 @@ def test_demo_serve_runs_the_worker_that_sends_the_portals_email(tmp_path, smtp_
     _flask(env, "db", "upgrade")
     _flask(env, "demo", "load")
     port, stripe_port = _free_port(), _free_port()
+    log = open(tmp_path / "serve.log", "w+")
     serve = subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "demo", "serve", "--port", str(port),
-                              "--stripe-port", str(stripe_port)], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+                              "--stripe-port", str(stripe_port)], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_for_port(port, seconds=60)
         base = f"http://127.0.0.1:{port}"
@@ -63,16 +67,20 @@ def test_demo_serve_runs_the_worker_that_sends_the_portals_email(tmp_path, smtp_
         [email] = smtp_server.emails()
         assert email["To"] == "patient@example.org" and f"{base}/password/reset/" in email.get_content()
         assert time.monotonic() - started < 30
-        assert _worker_running(queue_path)
+        assert _worker_pids(queue_path)
     finally:
-        serve.send_signal(signal.SIGINT)
+        serve.send_signal(stop)
         try:
-            output = serve.communicate(timeout=30)[0]
+            serve.wait(timeout=30)
         except subprocess.TimeoutExpired:
             serve.kill()
-            output = serve.communicate()[0]
+        deadline = time.monotonic() + 15
+        while (left := _worker_pids(queue_path)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        log.seek(0)
+        output = log.read()
+        log.close()
     assert "Worker for SqliteHuey" in output, output
-    deadline = time.monotonic() + 15
-    while _worker_running(queue_path) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _worker_running(queue_path), "the worker outlived the portal"
+    assert not left, "the worker outlived the portal"

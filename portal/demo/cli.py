@@ -63,6 +63,8 @@ def serve_command(host: str, port: int, stripe_port: int) -> None:
     # The background worker sends emails (to the log, unless PORTAL_MAIL_SERVER is set) and runs the
     # scheduled jobs; its output shares this terminal.
     worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "worker", "--workers", "2"])
+    # Stopped by `kill` or a service manager as well as by Ctrl+C: either way the children stop with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         webhook = urllib.parse.urlencode({"url": f"http://127.0.0.1:{port}/stripe/webhook",
                                           "secret": DEMO_STRIPE["STRIPE_WEBHOOK_SECRET"]}).encode()
