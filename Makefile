@@ -35,7 +35,7 @@ debian-packages:
 # Compile every catalog in translations/ (the .mo files are built here, never committed).
 translations: $(VENV)/.installed
 	@if ls translations/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then \
-	  $(BIN)/pybabel compile --use-fuzzy -q -d translations; fi
+	  $(BIN)/pybabel compile -d translations; fi
 
 migrate: install
 	$(FLASK) db upgrade
@@ -65,10 +65,12 @@ bench: install
 	$(BIN)/python bench/statements_pdf.py
 	$(BIN)/python bench/mail_queue.py
 
-# Refresh translations/messages.pot from the Python code and templates.
+# Refresh translations/messages.pot from the Python code and templates, and add its new strings (untranslated)
+# to every catalog; tests/test_catalogs.py then names what is left to translate.
 messages: install
 	$(BIN)/pybabel extract -F translations/babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 	  -o translations/messages.pot portal templates
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 
 clean:
 	rm -rf $(VENV) build *.egg-info

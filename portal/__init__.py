@@ -14,7 +14,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"),
                 static_folder=os.path.join(ROOT, "static"))
 
-    from . import background, config, errors, http_headers, i18n, site
+    from . import background, config, errors, http_headers, i18n, language, site
     from .extensions import csrf, db, limiter, login_manager, migrate
 
     config.load_config(app, test_config)
@@ -29,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     site.init_app(app)
     background.init_app(app)
+    language.init_app(app)
 
     # Every model module is imported so that Alembic and the mappers see all tables.
     from .audit import models as _audit_models  # noqa: F401

@@ -44,7 +44,8 @@ DEFAULTS: dict[str, Any] = {
     # An argon2-cffi profile name; RFC 9106's low-memory profile is argon2id with 64 MiB.
     "PASSWORD_HASH_PROFILE": "RFC_9106_LOW_MEMORY",
     "DEFAULT_LOCALE": "en",
-    "SUPPORTED_LOCALES": ["en"],
+    # The languages the pages are offered in: each needs a catalog in translations/ (see the README).
+    "SUPPORTED_LOCALES": ["en", "es", "zh_Hans", "vi", "ar", "bg"],
     # How many reverse proxies (load balancers) sit in front of the app and set X-Forwarded-*.
     "TRUSTED_PROXIES": 0,
     "SESSION_COOKIE_HTTPONLY": True,

@@ -26,7 +26,7 @@ MESSAGES = {
 
 def _render(code: int, heading=None, message=None):  # noqa: ANN001 (lazy strings)
     default_heading, default_message = MESSAGES.get(code, MESSAGES[400 if code < 500 else 500])
-    return render_template("errors/error.html", code=code, heading=heading or default_heading,
+    return render_template("errors/error.html", error_page=True, code=code, heading=heading or default_heading,
                            message=message or default_message), code
 
 

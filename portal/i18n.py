@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Iterable
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import get_date_format
@@ -28,7 +28,8 @@ LOCALE_COOKIE = "portal_locale"
 
 
 def select_locale() -> str:
-    """Pick the locale: the user's saved preference, a remembered choice, the browser, the default."""
+    """Pick the locale: the login's saved preference, then the language chosen on the switcher (a cookie),
+    then the browser's Accept-Language, then the hospital's default, then the portal's."""
     supported = current_app.config["SUPPORTED_LOCALES"]
     user_locale = getattr(current_user, "locale", None) if current_user else None
     if user_locale in supported:
@@ -36,7 +37,42 @@ def select_locale() -> str:
     cookie = request.cookies.get(LOCALE_COOKIE)
     if cookie in supported:
         return cookie
-    return request.accept_languages.best_match(supported) or current_app.config["DEFAULT_LOCALE"]
+    from_header = locale_from_header(request.accept_languages, supported)
+    if from_header:
+        return from_header
+    from .site import current_organisation
+
+    organisation = current_organisation()
+    if organisation is not None and organisation.default_locale in supported:
+        return organisation.default_locale
+    return current_app.config["DEFAULT_LOCALE"]
+
+
+# Browsers name Simplified Chinese by region; these regions write it.
+_SIMPLIFIED_CHINESE = {"zh", "zh-cn", "zh-sg", "zh-my", "zh-hans"}
+
+
+def locale_from_header(accepted: Iterable[tuple[str, float]], supported: list[str]) -> str | None:
+    """The first supported locale in an Accept-Language header, best quality first: "es-MX" is Spanish,
+    "zh-CN" and "zh-Hans-CN" Simplified Chinese. Anything unreadable is passed over."""
+    by_tag = {code.replace("_", "-").lower(): code for code in supported}
+    by_language = {}
+    for code in supported:
+        by_language.setdefault(code.split("_")[0].lower(), code)
+    for tag, quality in sorted(accepted, key=lambda item: -item[1]):
+        if quality <= 0:
+            continue
+        tag = str(tag).strip().lower().replace("_", "-")[:35]
+        if tag in by_tag:
+            return by_tag[tag]
+        parts = tag.split("-")
+        if parts[0] == "zh":
+            if "zh_Hans" in supported and (tag in _SIMPLIFIED_CHINESE or "hans" in parts[1:2]):
+                return "zh_Hans"
+            continue
+        if parts[0] in by_language and parts[0].isalpha():
+            return by_language[parts[0]]
+    return None
 
 
 def _select_timezone() -> str:

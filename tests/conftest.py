@@ -70,6 +70,25 @@ def _wait_for_port(port: int, seconds: float = 15) -> None:
     raise RuntimeError(f"nothing answered on port {port}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_catalogs():
+    """Pages are read in every language: compile each catalog whose .mo is missing or older than its .po, as
+    `make install` does, so that a plain `pytest` after editing a catalog sees the edit."""
+    import glob
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "translations")
+    for po_path in glob.glob(os.path.join(root, "*", "LC_MESSAGES", "messages.po")):
+        mo_path = po_path[:-3] + ".mo"
+        if not os.path.exists(mo_path) or os.path.getmtime(mo_path) < os.path.getmtime(po_path):
+            with open(po_path, "rb") as source:
+                catalog = read_po(source)
+            with open(mo_path, "wb") as target:
+                write_mo(target, catalog)
+
+
 @pytest.fixture(scope="session")
 def localstripe(tmp_path_factory):
     """The local Stripe stand-in, a real HTTP server, started once for the run from scratch."""

@@ -82,7 +82,9 @@ def test_a_guest_is_told_at_the_address_they_gave_and_opens_the_reply_with_their
     [email] = smtp_server.emails()
     assert email["To"] == "guest@example.org"
     text = email.get_content()
-    assert "statement number and your date of birth" in text and statement.number not in text
+    # In the language the guest asked to be answered in (Spanish here).
+    assert email["Subject"] == "Tiene una respuesta de Test General Hospital"
+    assert "fecha de nacimiento" in text and statement.number not in text
     # A new browser: the link asks to sign in, which offers the bill's own way in and comes back.
     browser = app.test_client()
     login_page = browser.get(f"/questions/{question.public_id}", follow_redirects=True)

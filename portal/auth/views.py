@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import force_locale
 from flask_login import current_user, login_user, logout_user
 
 from ..audit.web import audit
+from ..urls import safe_next
 from ..billing.models import Statement
 from ..extensions import db, login_manager
 from ..i18n import _, _l, current_locale
@@ -32,16 +32,6 @@ login_manager.login_message_category = "info"
 @login_manager.user_loader
 def load_user(session_token: str) -> User | None:
     return db.session.scalar(db.select(User).where(User.session_token == session_token))
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Accept only a path on this site, so a link cannot bounce a patient to another site."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    return target
 
 
 def _home_for(user: User) -> str:
@@ -97,7 +87,7 @@ def login():
                 _add_claimed_account(user, statement)
             session.pop(CLAIM_KEY, None)
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")) or _home_for(user))
+            return redirect(safe_next(request.args.get("next")) or _home_for(user))
     elif form.is_submitted():
         status = 400
     return render_template("auth/login.html", form=form), status
@@ -244,7 +234,7 @@ def quick_pay():
             quickpay.grant(session, statement.id, time.time(), current_app.config["QUICK_PAY_MINUTES"])
             audit("quick_pay.opened", "statement", statement.id, guest=True)
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")) or url_for("billing.statement",
+            return redirect(safe_next(request.args.get("next")) or url_for("billing.statement",
                                                                             number=statement.number))
     elif form.is_submitted():
         status = 400
