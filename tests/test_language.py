@@ -2,6 +2,8 @@
 every page says which it is in and offers the others, named in themselves; bad input falls back cleanly."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from portal.auth.models import User
@@ -116,3 +118,18 @@ def test_locale_from_header_reads_tags_not_guesses():
     assert locale_from_header([("zh-Hant", 1.0), ("zh-SG", 0.5)], SUPPORTED) == "zh_Hans"
     assert locale_from_header([("*", 1.0)], SUPPORTED) is None
     assert locale_from_header([("es", 1.0)], ["en"]) is None
+
+
+def test_amounts_in_arabic_sentences_keep_their_own_order(app, client, household, login_as):
+    """Inside right-to-left text an amount is isolated (U+2068 … U+2069), as <bdi> would isolate it."""
+    user, statement = household
+    login_as(user)
+    client.post("/language", data={"language": "ar", "next": "/statements",
+                                   "csrf_token": csrf_token(client, "/statements")})
+    why = soup(client.get(f"/statements/{statement.number}")).find("p", class_="why").get_text()
+    amounts = re.findall("\u2068([^\u2069]*)\u2069", why)
+    assert amounts and all(any(ch.isdigit() for ch in amount) for amount in amounts)
+    client.post("/language", data={"language": "en", "next": "/statements",
+                                   "csrf_token": csrf_token(client, "/statements")})
+    english = soup(client.get(f"/statements/{statement.number}")).find("p", class_="why").get_text()
+    assert "\u2068" not in english and "$" in english

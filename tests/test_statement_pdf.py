@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import pypdf
 import pytest
+from flask_babel import force_locale, gettext
 from fontTools.ttLib import TTFont
 
 from portal.audit.models import AuditEvent
@@ -381,6 +382,13 @@ def test_every_script_prints_with_no_missing_glyph(app, make, locale):
     compact = "".join(text.split())
     for expected in (guarantor, street, description):
         assert "".join(expected.split()) in compact, expected
+    # The statement's own words are in its language, not English.
+    with app.test_request_context(), force_locale(locale):
+        headings = [str(gettext(text)) for text in ("How to pay", "Why do I owe this?")]
+    if locale != "en":
+        assert "How to pay" not in text and "Why do I owe this?" not in text
+    for heading in headings:
+        assert "".join(heading.split()) in compact, heading
 
 
 def test_the_glyph_check_finds_a_character_no_font_has(app):

@@ -7,8 +7,11 @@ amounts are formatted by Babel for the active locale.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Protocol
+
+from babel import Locale, UnknownLocaleError
 
 from ..i18n import _, _l, current_locale, ngettext
 from ..money import Money
@@ -26,8 +29,23 @@ class Adjudicated(Protocol):
     def minor(self, field: str) -> int: ...
 
 
+# First-strong isolate and pop: inside a right-to-left sentence an amount ("US$ 698.74") keeps its own
+# order, as <bdi> would keep it; plain characters, so they work in the page, the PDF and an email alike.
+_ISOLATE, _POP = "\u2068", "\u2069"
+
+
 def _fmt(minor: int, currency: str) -> str:
-    return Money(minor, currency).format(current_locale())
+    locale = current_locale()
+    text = Money(minor, currency).format(locale)
+    return f"{_ISOLATE}{text}{_POP}" if _right_to_left(locale) else text
+
+
+@functools.lru_cache(maxsize=32)
+def _right_to_left(locale: str) -> bool:
+    try:
+        return Locale.parse(locale).character_order == "right-to-left"
+    except (ValueError, UnknownLocaleError):
+        return False
 
 
 # Whole sentences for each part of a patient's share, translated only when one is used. Keys: the part,
