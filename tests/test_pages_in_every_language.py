@@ -1,0 +1,113 @@
+"""Every page type, in every language the portal offers, declares its language and direction and shows no
+English: no sentence from the English catalog, glossary or service dictionary is left on it. (Text that
+patients and staff wrote, and names, stay as written.)"""
+from __future__ import annotations
+
+import csv
+import os
+import re
+import tomllib
+
+import pytest
+from babel.messages.pofile import read_po
+
+from portal.config import DEFAULTS
+
+from .conftest import csrf_token
+from .pages import soup
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONTENT = os.path.join(ROOT, "portal", "glossary", "content")
+LOCALES = [code for code in DEFAULTS["SUPPORTED_LOCALES"] if code != "en"]
+RTL = {"ar"}
+
+
+def _english_phrases() -> set[str]:
+    """Pieces of English at least three words long: catalog strings cut at their placeholders, and the
+    English glossary's and dictionary's texts, sentence by sentence."""
+    phrases = set()
+    with open(os.path.join(ROOT, "translations", "messages.pot"), "rb") as handle:
+        for message in read_po(handle):
+            for text in (message.id if isinstance(message.id, tuple) else (message.id,)):
+                phrases.update(re.split(r"%\(\w+\)[sdif]", text or ""))
+    with open(os.path.join(CONTENT, "glossary.en.toml"), "rb") as handle:
+        for term in tomllib.load(handle)["terms"].values():
+            for key in ("short", "explanation"):
+                phrases.update(re.split(r"(?<=[.!?])\s+", term[key]))
+    with open(os.path.join(CONTENT, "dictionary.en.csv"), encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            phrases.update(re.split(r"(?<=[.!?])\s+", row["explanation"]))
+    cleaned = {" ".join(p.strip(" .,:;()?!\"'“”").split()) for p in phrases}
+    return {p for p in cleaned if len(p.split()) >= 3}
+
+
+ENGLISH = _english_phrases()
+
+
+def _text(response) -> str:
+    """What the page says in its own language: parts marked as another language (the language names on the
+    switcher, the taglines offering help in each language) are left out."""
+    page = soup(response)
+    own = page.find("html")["lang"]
+    for element in page.find_all(attrs={"lang": True}):
+        if element.name != "html" and element["lang"] != own:
+            element.decompose()
+    for element in page.find_all(["script", "style"]):
+        element.decompose()
+    return " ".join(page.get_text(" ").split())
+
+
+def _check(client, url: str, locale: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    html = soup(response).find("html")
+    assert html["lang"] == locale.replace("_", "-") and html["dir"] == ("rtl" if locale in RTL else "ltr"), url
+    text = _text(response)
+    left = sorted(phrase for phrase in ENGLISH if phrase in text)
+    assert not left, f"{locale} {url} still shows English: {left[:10]}"
+
+
+def _choose(client, locale: str, page: str) -> None:
+    client.post("/language", data={"language": locale, "next": page, "csrf_token": csrf_token(client, page)})
+
+
+@pytest.fixture
+def demo(app, runner):
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    return app
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_patients_pages(demo, client, login_as, locale):
+    from portal.auth.models import User
+
+    login_as(User.query.filter_by(email="patient@example.org").one(), "demo-patient-1")
+    _choose(client, locale, "/statements")
+    listing = client.get("/statements").get_data(as_text=True)
+    numbers = sorted(set(re.findall(r'href="/statements/(\d+)"', listing)))
+    pages = ["/statements", "/payments", "/questions", "/glossary", "/glossary?q=copay"]
+    for number in numbers:
+        pages += [f"/statements/{number}", f"/statements/{number}/ask", f"/statements/{number}/pay"]
+    for url in pages:
+        if client.get(url).status_code == 200:
+            _check(client, url, locale)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_pages_without_a_login(demo, client, locale):
+    _choose(client, locale, "/login")
+    for url in ("/login", "/quick-pay", "/register", "/password/forgot", "/glossary"):
+        _check(client, url, locale)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_billing_offices_pages(demo, client, login_as, locale):
+    from portal.auth.models import User
+
+    login_as(User.query.filter_by(email="supervisor@example.org").one(), "demo-supervisor-1")
+    _choose(client, locale, "/staff")
+    inbox = client.get("/staff?scope=all").get_data(as_text=True)
+    questions = sorted(set(re.findall(r'href="(/staff/questions/[\w-]+)"', inbox)))
+    for url in ["/staff", "/staff?scope=all", "/staff/dashboard", "/staff/statements", *questions[:2]]:
+        _check(client, url, locale)
