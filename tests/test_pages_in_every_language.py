@@ -78,17 +78,24 @@ def demo(app, runner):
     return app
 
 
-@pytest.mark.parametrize("locale", LOCALES)
-def test_a_patients_pages(demo, client, login_as, locale):
+def _sign_in(client, login_as, email: str, password: str, locale: str, home: str) -> None:
     from portal.auth.models import User
 
-    login_as(User.query.filter_by(email="patient@example.org").one(), "demo-patient-1")
-    _choose(client, locale, "/statements")
-    listing = client.get("/statements").get_data(as_text=True)
-    numbers = sorted(set(re.findall(r'href="/statements/(\d+)"', listing)))
+    login_as(User.query.filter_by(email=email).one(), password)
+    _choose(client, locale, home)
+
+
+def _links(client, url: str, pattern: str) -> list[str]:
+    return sorted(set(re.findall(pattern, client.get(url).get_data(as_text=True))))
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_patients_pages(demo, client, login_as, locale):
+    _sign_in(client, login_as, "patient@example.org", "demo-patient-1", locale, "/statements")
     pages = ["/statements", "/payments", "/questions", "/glossary", "/glossary?q=copay"]
-    for number in numbers:
+    for number in _links(client, "/statements", r'href="/statements/(\d+)"'):
         pages += [f"/statements/{number}", f"/statements/{number}/ask", f"/statements/{number}/pay"]
+    pages += _links(client, "/questions", r'href="(/questions/[\w-]+)"')
     for url in pages:
         if client.get(url).status_code == 200:
             _check(client, url, locale)
@@ -103,11 +110,7 @@ def test_pages_without_a_login(demo, client, locale):
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_the_billing_offices_pages(demo, client, login_as, locale):
-    from portal.auth.models import User
-
-    login_as(User.query.filter_by(email="supervisor@example.org").one(), "demo-supervisor-1")
-    _choose(client, locale, "/staff")
-    inbox = client.get("/staff?scope=all").get_data(as_text=True)
-    questions = sorted(set(re.findall(r'href="(/staff/questions/[\w-]+)"', inbox)))
+    _sign_in(client, login_as, "supervisor@example.org", "demo-supervisor-1", locale, "/staff")
+    questions = _links(client, "/staff?scope=all", r'href="(/staff/questions/[\w-]+)"')
     for url in ["/staff", "/staff?scope=all", "/staff/dashboard", "/staff/statements", *questions[:2]]:
         _check(client, url, locale)
