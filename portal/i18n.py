@@ -4,6 +4,7 @@ Import ``_``, ``_l`` and ``ngettext`` from here so that every user-facing string
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from datetime import date, datetime
@@ -12,7 +13,7 @@ from typing import Any, Iterable
 from babel import Locale, UnknownLocaleError
 from babel.dates import get_date_format
 from flask import Flask, current_app, request
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import Domain, format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -25,6 +26,8 @@ __all__ = ["_", "_l", "ngettext", "init_app", "select_locale", "current_locale",
            "date_input_example", "LOCALE_COOKIE"]
 
 LOCALE_COOKIE = "portal_locale"
+
+log = logging.getLogger("portal.i18n")
 
 
 def select_locale() -> str:
@@ -173,11 +176,54 @@ def number_filter(value: int) -> str:
     return format_decimal(value)
 
 
+_NAMED_PLACEHOLDER = re.compile(r"%\((\w+)\)")
+
+
+def _agrees(translated: str, sources: tuple[str, ...]) -> bool:
+    allowed = set().union(*(_NAMED_PLACEHOLDER.findall(source) for source in sources))
+    return set(_NAMED_PLACEHOLDER.findall(translated)) <= allowed
+
+
+class _CheckedTranslations:
+    """A catalog that never breaks a page: a translation asking for a placeholder the code does not give
+    (a slip the catalog tests catch before release) is replaced by the English, and logged."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def _checked(self, translated: str, english: str, sources: tuple[str, ...]) -> str:
+        if translated == english or _agrees(translated, sources):
+            return translated
+        log.error("translation of %r has placeholders the code does not give; English shown", sources[0])
+        return english
+
+    def ugettext(self, message: str) -> str:
+        return self._checked(self._inner.ugettext(message), message, (message,))
+
+    def ungettext(self, singular: str, plural: str, n: int) -> str:
+        return self._checked(self._inner.ungettext(singular, plural, n), singular if n == 1 else plural,
+                             (singular, plural))
+
+    gettext, ngettext = ugettext, ungettext
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _CheckedDomain(Domain):
+    def get_translations(self) -> Any:
+        return _CheckedTranslations(super().get_translations())
+
+
 def init_app(app: Flask) -> None:
     root = os.path.dirname(app.root_path)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", os.path.join(root, "translations"))
     app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config["DEFAULT_LOCALE"])
     babel.init_app(app, locale_selector=select_locale, timezone_selector=_select_timezone)
+    # Python's gettext, lazy strings and the templates all read translations through this domain (one for
+    # the extension, as Flask-Babel's own is).
+    if not isinstance(babel.__dict__.get("domain_instance"), _CheckedDomain):
+        babel.domain_instance = _CheckedDomain()
     app.jinja_env.filters["money"] = money_filter
     app.jinja_env.filters["date"] = date_filter
     app.jinja_env.filters["datetime"] = datetime_filter

@@ -78,3 +78,19 @@ def test_there_are_catalogs():
 def test_the_catalog_is_complete_and_its_placeholders_match(locale):
     found = problems(locale)
     assert not found, f"{len(found)} problem(s):\n" + "\n".join(found)
+
+
+def test_every_language_has_every_glossary_term_and_every_dictionary_code():
+    from portal.config import DEFAULTS
+    from portal.glossary.content import SOURCE_LOCALE, read_content
+
+    content = read_content()
+    english_terms = {term.slug for term in content.glossary[SOURCE_LOCALE]}
+    english_codes = {entry.key for entry in content.dictionary[SOURCE_LOCALE]}
+    found = []
+    for locale in DEFAULTS["SUPPORTED_LOCALES"]:
+        terms = {term.slug for term in content.glossary.get(locale, [])}
+        codes = {entry.key for entry in content.dictionary.get(locale, [])}
+        found += [f"{locale}: glossary term {slug!r} missing" for slug in sorted(english_terms - terms)]
+        found += [f"{locale}: dictionary entry {key} missing" for key in sorted(english_codes - codes)]
+    assert not found, f"{len(found)} problem(s):\n" + "\n".join(found[:50])

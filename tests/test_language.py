@@ -133,3 +133,40 @@ def test_amounts_in_arabic_sentences_keep_their_own_order(app, client, household
                                    "csrf_token": csrf_token(client, "/statements")})
     english = soup(client.get(f"/statements/{statement.number}")).find("p", class_="why").get_text()
     assert "\u2068" not in english and "$" in english
+
+
+def test_a_translation_with_a_broken_placeholder_shows_english_never_an_error(make_app, tmp_path, caplog):
+    """The catalog tests stop such a slip before release; should one reach a server, the page still works."""
+    import logging
+
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+    from flask_babel import get_domain
+
+    from portal.extensions import babel
+
+    footer = "Questions about your bill? Call the billing office at %(phone)s."
+    catalog = Catalog(locale="es")
+    catalog.add(footer, "¿Preguntas? Llame al %(telefono)s.")
+    catalog.add("Sign in", "Iniciar sesión")
+    folder = tmp_path / "translations" / "es" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with open(folder / "messages.mo", "wb") as handle:
+        write_mo(handle, catalog)
+    app = make_app(BABEL_TRANSLATION_DIRECTORIES=str(tmp_path / "translations"))
+    babel.domain_instance.cache.clear()
+    try:
+        with app.app_context():
+            from .conftest import Factory
+
+            Factory().organisation()
+        with caplog.at_level(logging.ERROR, logger="portal.i18n"):
+            response = app.test_client().get("/login", headers={"Accept-Language": "es"})
+        assert response.status_code == 200
+        text = response.get_data(as_text=True)
+        assert "Iniciar sesión" in text and "Call the billing office at +1 555-0100." in text
+        assert "placeholders the code does not give" in caplog.text
+    finally:
+        babel.domain_instance.cache.clear()
+        with app.app_context():
+            assert get_domain() is babel.domain_instance
