@@ -94,3 +94,31 @@ def test_every_language_has_every_glossary_term_and_every_dictionary_code():
         found += [f"{locale}: glossary term {slug!r} missing" for slug in sorted(english_terms - terms)]
         found += [f"{locale}: dictionary entry {key} missing" for key in sorted(english_codes - codes)]
     assert not found, f"{len(found)} problem(s):\n" + "\n".join(found[:50])
+
+
+CONSISTENT_TERMS = {"deductible": "deductible", "copay": "copayment", "coinsurance": "coinsurance"}
+
+
+@pytest.mark.parametrize("locale", [code for code in LOCALES if code != "en"])
+def test_each_billing_term_is_said_one_way_in_each_language(locale):
+    """Every translated sentence that mentions a deductible, copay or coinsurance calls it by the glossary's
+    name for it in that language (its title, or a form of it the glossary lists), so the page marks it and
+    patients meet one word."""
+    from portal.glossary.content import read_content
+
+    terms = {term.slug: term for term in read_content().glossary[locale]}
+    found = []
+    for message in catalog(locale):
+        if not message.id:
+            continue
+        english = " ".join(message.id) if isinstance(message.id, tuple) else message.id
+        forms = list(message.string) if isinstance(message.string, (list, tuple)) else [message.string]
+        for word, slug in CONSISTENT_TERMS.items():
+            if word not in english.lower():
+                continue
+            term = terms[slug]
+            names = [name.lower() for name in (term.title, *term.matches)]
+            for form in forms:
+                if not any(name in form.lower() for name in names):
+                    found.append(f"{locale}: {english[:60]!r} -> {form[:60]!r} does not say {term.title!r}")
+    assert not found, f"{len(found)} problem(s):\n" + "\n".join(found)
