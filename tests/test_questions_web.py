@@ -202,9 +202,11 @@ def test_staff_set_the_status_and_the_patient_writing_again_reopens_it(app, clie
 
 def test_the_supervisor_dashboard_shows_the_office_and_edits_the_roster(app, client, make, household, login_as,
                                                                         submit, staff):
-    from datetime import date
+    from portal.billing.services import organisation_today
 
     user, statement = household
+    # Leave starts on the hospital's calendar, which is not the machine's just after midnight UTC.
+    today = organisation_today(statement.account.organisation)
     login_as(user)
     ask(submit, statement.number)
     ask(submit, statement.number, topic="insurance", message="And my insurance?")
@@ -223,7 +225,7 @@ def test_the_supervisor_dashboard_shows_the_office_and_edits_the_roster(app, cli
     assert form.find("input", attrs={"name": "languages"})["value"] == "en, es"
     token = form.find("input", attrs={"name": "csrf_token"})["value"]
     data = {"csrf_token": token, "languages": "en, es", "topics": ["charges", "insurance"],
-            "departments": "Radiology", "away_from": date.today().isoformat(), "away_until": "", "active": "y"}
+            "departments": "Radiology", "away_from": today.isoformat(), "away_until": "", "active": "y"}
     bad = boss.post(url, data={**data, "languages": "en, klingon!"})
     assert bad.status_code == 400 and "Not a language code" in bad.get_data(as_text=True)
     bad = boss.post(url, data={**data, "away_until": "2000-01-01"})
@@ -232,7 +234,7 @@ def test_the_supervisor_dashboard_shows_the_office_and_edits_the_roster(app, cli
     assert response.status_code == 302
     db.session.expire_all()
     profile = db.session.get(StaffProfile, staff["Maria"].id)
-    assert profile.away_from == date.today() and profile.departments == ["Radiology"]
+    assert profile.away_from == today and profile.departments == ["Radiology"]
     assert all(q.assigned_staff_id != staff["Maria"].id for q in Question.query.all())
     if question_holder == staff["Maria"].id:
         assert "went to colleagues" in boss.get("/staff/dashboard").get_data(as_text=True)

@@ -10,13 +10,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from portal.billing.services import summary_for
+from portal.billing.services import organisation_today, summary_for
 from portal.extensions import db
 from portal.payments.models import Payment, StripeEvent
 
@@ -285,7 +285,9 @@ def test_reconcile_posts_what_a_lost_webhook_missed_and_is_safe_to_repeat(client
                                secret_key=True)
     charged = datetime.fromtimestamp(intent["latest_charge"]["created"], timezone.utc)
     assert payment.succeeded_at.replace(tzinfo=timezone.utc) == charged
-    again = runner.invoke(args=["payments", "reconcile", "--since", date.today().isoformat()])
+    # --since is a day on the hospital's calendar, which is not the machine's just after midnight UTC.
+    today = organisation_today(statement.account.organisation).isoformat()
+    again = runner.invoke(args=["payments", "reconcile", "--since", today])
     assert again.exit_code == 0 and "Nothing to post" in again.output
     assert summary_for(statement).amount_due.minor == 9000 - 1234
 
