@@ -42,6 +42,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .glossary.cli import dictionary_cli, glossary_cli
     from .glossary.views import bp as glossary_bp
     from .health import bp as health_bp
+    from .imports import models as _import_models  # noqa: F401
+    from .imports.cli import import_cli
     from .outbox import models as _outbox_models  # noqa: F401
     from .outbox import tasks as outbox_tasks
     from .outbox.cli import mail_cli
@@ -73,6 +75,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(statements_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(questions_cli)
+    app.cli.add_command(import_cli)
     outbox_tasks.register(background.task_queue(app))
     question_tasks.register(background.task_queue(app))
     return app

@@ -40,10 +40,18 @@ class Organisation(db.Model):
     opens_at: Mapped[time] = mapped_column(Time, default=time(9, 0))
     closes_at: Mapped[time] = mapped_column(Time, default=time(17, 0))
     business_days: Mapped[str] = mapped_column(String(7), default="12345")
+    # Imported charges are gathered into one statement per guarantor per period ("monthly", "quarterly" or
+    # "weekly", by the date of care), dated the period's last day and due this many days later.
+    statement_period: Mapped[str] = mapped_column(String(16), default="monthly")
+    payment_due_days: Mapped[int] = mapped_column(default=30)
 
     accounts: Mapped[list[Account]] = relationship(back_populates="organisation")
 
-    __table_args__ = (CheckConstraint("length(currency) = 3", name="currency_iso"),)
+    __table_args__ = (
+        CheckConstraint("length(currency) = 3", name="currency_iso"),
+        CheckConstraint("statement_period IN ('weekly', 'monthly', 'quarterly')", name="statement_period_known"),
+        CheckConstraint("payment_due_days >= 0", name="payment_due_days_not_negative"),
+    )
 
 
 class Account(db.Model):
@@ -59,13 +67,15 @@ class Account(db.Model):
     preferred_locale: Mapped[str] = mapped_column(String(16), default="en")
     # The guarantor as a Stripe Customer: card payments attach to it, and payment plans will reuse it.
     stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Where an imported account came from ("fhir:Patient/<id>", "csv:<account number>"): found again on re-import.
+    source_key: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     organisation: Mapped[Organisation] = relationship(back_populates="accounts")
     patients: Mapped[list[Patient]] = relationship(back_populates="account", order_by="Patient.id")
     statements: Mapped[list[Statement]] = relationship(back_populates="account")
 
-    __table_args__ = (UniqueConstraint("organisation_id", "number"),)
+    __table_args__ = (UniqueConstraint("organisation_id", "number"), UniqueConstraint("organisation_id", "source_key"))
 
 
 class Patient(db.Model):
@@ -78,6 +88,8 @@ class Patient(db.Model):
     given_name: Mapped[str] = mapped_column(String(100))
     family_name: Mapped[str] = mapped_column(String(100))
     birth_date: Mapped[date] = mapped_column(Date)
+    # Where an imported patient came from, as for accounts; indexed for the importer's look-ups.
+    source_key: Mapped[str | None] = mapped_column(String(255), index=True)
 
     account: Mapped[Account] = relationship(back_populates="patients")
 
@@ -98,6 +110,8 @@ class Statement(db.Model):
     statement_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3))
+    # The first day of the billing period an imported statement gathers; None for statements made otherwise.
+    period_start: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     account: Mapped[Account] = relationship(back_populates="statements")
@@ -107,6 +121,7 @@ class Statement(db.Model):
     __table_args__ = (
         CheckConstraint("due_date >= statement_date", name="due_after_statement"),
         CheckConstraint("length(currency) = 3", name="currency_iso"),
+        UniqueConstraint("account_id", "period_start"),
     )
 
 

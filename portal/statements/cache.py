@@ -92,3 +92,23 @@ def clear() -> int:
                         continue
                     removed += 1
     return removed
+
+
+def discard(number: str) -> int:
+    """Remove every cached PDF of statement ``number`` (all languages and versions); returns how many.
+
+    Versions already keep a changed statement from being served stale; this frees the disk at once when an
+    import corrects a statement, instead of at its next download."""
+    if not _SAFE.match(number):
+        raise ValueError("unsafe statement number")
+    folder, removed = _folder(number), 0
+    if not os.path.isdir(folder):
+        return 0
+    for entry in os.scandir(folder):
+        if entry.name.startswith(f"{number}.") and entry.name.endswith(".pdf"):
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                continue
+            removed += 1
+    return removed

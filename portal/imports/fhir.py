@@ -1,0 +1,772 @@
+"""Read FHIR R4 billing data (Synthea, payer and provider exports) into import records. No database here.
+
+What a statement needs is spread over several resources: the ``ExplanationOfBenefit`` (what was charged and
+how the insurer decided, line by line), its ``Claim`` and ``Encounter`` (where, when and by whom), the
+``Patient`` (who) and the ``Coverage`` (which insurer, and who the policy holder is). The rules for the
+messy parts of real exports are in the docstrings below and in the README's "Importing bills" section.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from ..i18n import locale_from_header
+from .amounts import settle_insured, settle_self_pay, to_minor
+from .records import AccountRecord, BadInput, ClaimRecord, LineRecord, PatientRecord, Skipped, Unit
+
+BUNDLE_TYPES = ("collection", "transaction", "batch", "searchset", "transaction-response", "batch-response")
+# Resource types the importer reads; everything else in a bundle (clinical data) is counted and left alone.
+BILLING_TYPES = ("Patient", "Coverage", "Organization", "Practitioner", "Encounter", "Claim",
+                 "ExplanationOfBenefit", "Location")
+
+# Line code systems the portal names (its dictionary and templates), by their FHIR system URIs. The order
+# is the preference when a line carries several codings: billing codes before clinical ones.
+CODE_SYSTEMS = {
+    "http://www.ama-assn.org/go/cpt": "cpt",
+    "urn:oid:2.16.840.1.113883.6.12": "cpt",
+    "https://bluebutton.cms.gov/resources/codesystem/hcpcs": "hcpcs",
+    "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets": "hcpcs",
+    "urn:oid:2.16.840.1.113883.6.285": "hcpcs",
+    "https://www.nubc.org/CodeSystem/RevenueCodes": "revenue",
+    "http://terminology.hl7.org/CodeSystem/ex-revenue-center": "revenue",
+    "https://bluebutton.cms.gov/resources/variables/rev_cntr": "revenue",
+    "http://hl7.org/fhir/sid/cvx": "cvx",
+    "http://hl7.org/fhir/sid/ndc": "ndc",
+    "http://snomed.info/sct": "snomed",
+}
+_PREFERENCE = {name: rank for rank, name in enumerate(dict.fromkeys(CODE_SYSTEMS.values()))}
+
+# Adjudication categories, matched by system and code (never by display text), to what the portal calls
+# them. "paid" is the insurer's payment; "nch_paid" (Medicare's) counts only when no other payment is given.
+_HL7 = "http://terminology.hl7.org/CodeSystem/adjudication"
+_CARIN = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBAdjudication"
+_BLUE_BUTTON = "https://bluebutton.cms.gov/resources/codesystem/adjudication"
+_BLUE_BUTTON_VARIABLES = "https://bluebutton.cms.gov/resources/variables/"
+CATEGORIES = {
+    (_HL7, "submitted"): "submitted", (_HL7, "eligible"): "allowed", (_HL7, "benefit"): "paid",
+    (_HL7, "deductible"): "deductible", (_HL7, "copay"): "copay",
+    (_CARIN, "submitted"): "submitted", (_CARIN, "eligible"): "allowed", (_CARIN, "benefit"): "paid",
+    (_CARIN, "paidtoprovider"): "paid", (_CARIN, "paidtopatient"): "paid_to_patient",
+    (_CARIN, "priorpayerpaid"): "prior_payer", (_CARIN, "coinsurance"): "coinsurance",
+    (_CARIN, "copay"): "copay", (_CARIN, "deductible"): "deductible", (_CARIN, "noncovered"): "not_covered",
+    (_CARIN, "discount"): "discount",
+    (_BLUE_BUTTON, "line_sbmtd_chrg_amt"): "submitted", (_BLUE_BUTTON, "line_alowd_chrg_amt"): "allowed",
+    (_BLUE_BUTTON, "line_prvdr_pmt_amt"): "paid", (_BLUE_BUTTON, "line_nch_pmt_amt"): "nch_paid",
+    (_BLUE_BUTTON, "line_bene_pmt_amt"): "paid_to_patient",
+    (_BLUE_BUTTON, "line_bene_prmry_pyr_pd_amt"): "prior_payer",
+    (_BLUE_BUTTON, "line_coinsrnc_amt"): "coinsurance", (_BLUE_BUTTON, "line_bene_ptb_ddctbl_amt"): "deductible",
+}
+
+# Coverage that means "no insurance": Synthea's payor display, and the HL7 self-pay coverage code.
+_SELF_PAY_WORDS = {"no_insurance", "no insurance", "self-pay", "self pay", "selfpay", "uninsured"}
+_SELF_PAY_CODES = {("http://terminology.hl7.org/CodeSystem/coverage-selfpay", "pay")}
+
+# The kind of visit, from Encounter.class (HL7 v3 ActCode), as the department a statement names.
+DEPARTMENTS = {
+    "AMB": "Outpatient clinic", "PRENC": "Outpatient clinic", "EMER": "Emergency", "IMP": "Inpatient",
+    "ACUTE": "Inpatient", "NONAC": "Inpatient", "OBSENC": "Observation", "SS": "Day surgery",
+    "HH": "Home health", "VR": "Virtual visit", "FLD": "Field visit",
+}
+# When a claim's total is more than its priced lines and no line names the visit itself, the difference is
+# billed under the revenue code for that kind of visit (each has a plain-language entry in the dictionary).
+VISIT_FEE_REVENUE = {"EMER": ("0450", "Emergency room visit"), "IMP": ("0100", "Room and board"),
+                     "ACUTE": ("0100", "Room and board"), "OBSENC": ("0762", "Observation room")}
+DEFAULT_VISIT_FEE = ("0510", "Clinic visit")
+
+# SNOMED CT displays end in a semantic tag, "(procedure)", that means nothing on a bill.
+_SEMANTIC_TAG = re.compile(r"\s*\((procedure|finding|regime/therapy|situation|observable entity|qualifier value|"
+                           r"substance|product|physical object|disorder|event|record artifact)\)\s*$", re.I)
+_REFERENCE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+
+
+@dataclass(frozen=True)
+class Hospital:
+    """What the reader needs to know about the organisation it imports for."""
+
+    name: str
+    currency: str
+    time_zone: str
+    locales: tuple[str, ...]
+
+
+# --- Reading files ------------------------------------------------------------------------------------
+
+def _load_json(data: bytes, file: str) -> object:
+    try:
+        return json.loads(data, parse_float=Decimal)
+    except (ValueError, RecursionError) as error:
+        raise BadInput(f"not valid JSON ({error})", file=file) from None
+
+
+def units_from_paths(paths: Iterable[str], hospital: Hospital) -> Iterator[Unit | BadInput]:
+    """Every unit in these files and folders, in order; a file that cannot be read yields a BadInput."""
+    ndjson_groups: list[list[str]] = []
+    for path in paths:
+        if os.path.isdir(path):
+            names = sorted(os.listdir(path))
+            for name in names:
+                if name.endswith(".json"):
+                    yield from _units_from_json_file(os.path.join(path, name), hospital)
+            in_folder = [os.path.join(path, name) for name in names if name.endswith(".ndjson")]
+            if in_folder:
+                ndjson_groups.append(in_folder)
+        elif path.endswith(".ndjson"):
+            ndjson_groups.append([path])
+        else:
+            yield from _units_from_json_file(path, hospital)
+    for group in ndjson_groups:
+        yield from _units_from_ndjson(group, hospital)
+
+
+def list_files(paths: Iterable[str]) -> list[str]:
+    """The files ``units_from_paths`` will read, for the progress bar."""
+    found = []
+    for path in paths:
+        if os.path.isdir(path):
+            found += [os.path.join(path, n) for n in sorted(os.listdir(path)) if n.endswith((".json", ".ndjson"))]
+        else:
+            found.append(path)
+    return found
+
+
+def _units_from_json_file(path: str, hospital: Hospital) -> Iterator[Unit | BadInput]:
+    file = os.path.basename(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        yield BadInput(f"cannot be read ({error.strerror})", file=file)
+        return
+    try:
+        document = _load_json(data, file)
+        yield unit_from_document(document, file, hospital)
+    except BadInput as error:
+        error.file = file
+        yield error
+
+
+def unit_from_document(document: object, file: str, hospital: Hospital) -> Unit:
+    """One JSON document (a Bundle, or a single resource) as one unit."""
+    if not isinstance(document, dict) or not isinstance(document.get("resourceType"), str):
+        raise BadInput("not a FHIR resource or Bundle", file=file)
+    if document["resourceType"] != "Bundle":
+        entries = [(None, document)]
+        label = _label(document)
+    else:
+        if document.get("type") not in BUNDLE_TYPES:
+            raise BadInput(f"a Bundle of type {str(document.get('type'))[:30]!r} holds no bills to import "
+                           f"(expected one of {', '.join(BUNDLE_TYPES[:3])})", f"Bundle/{document.get('id', '')}")
+        raw_entries = document.get("entry", [])
+        if not isinstance(raw_entries, list):
+            raise BadInput("Bundle.entry is not a list", f"Bundle/{document.get('id', '')}")
+        entries = []
+        for position, entry in enumerate(raw_entries):
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                raise BadInput("this entry holds no FHIR resource", f"Bundle entry {position + 1}")
+            entries.append((entry.get("fullUrl"), resource))
+        label = f"Bundle/{document['id']}" if document.get("id") else file
+    index = Resources(entries)
+    return build_unit(file, label, index, [resource for _, resource in entries], hospital)
+
+
+def _units_from_ndjson(paths: list[str], hospital: Hospital) -> Iterator[Unit | BadInput]:
+    """NDJSON (bulk data export): one resource per line, usually one file per type, referring to each other
+    across files; all the files of a folder are read together, then imported one patient at a time."""
+    entries: list[tuple[None, dict]] = []
+    for path in paths:
+        file = os.path.basename(path)
+        try:
+            with open(path, "rb") as handle:
+                for number, line in enumerate(handle, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        resource = json.loads(line, parse_float=Decimal)
+                    except ValueError as error:
+                        yield BadInput(f"line {number} is not valid JSON ({error}); the file was not imported",
+                                       file=file)
+                        return
+                    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+                        yield BadInput(f"line {number} holds no FHIR resource; the file was not imported", file=file)
+                        return
+                    entries.append((None, resource))
+        except OSError as error:
+            yield BadInput(f"cannot be read ({error.strerror})", file=file)
+            return
+    index = Resources(entries)
+    file = os.path.basename(os.path.dirname(paths[0])) if len(paths) > 1 else os.path.basename(paths[0])
+    # Each patient's claims, explanations of benefit and coverage make one unit; claims of a patient who is
+    # not in the files (imported earlier) make a unit of their own.
+    groups: dict[str, list[dict]] = {}
+    for _, resource in entries:
+        kind = resource["resourceType"]
+        if kind == "Patient":
+            owner = f"Patient/{resource.get('id')}"
+        elif kind in ("Claim", "ExplanationOfBenefit"):
+            owner = index.key(resource.get("patient")) or "?"
+        elif kind == "Coverage":
+            owner = index.key(resource.get("beneficiary")) or "?"
+        else:
+            continue
+        groups.setdefault(owner, []).append(resource)
+    for owner, members in groups.items():
+        try:
+            yield build_unit(file, owner, index, members, hospital)
+        except BadInput as error:
+            error.file = file
+            yield error
+
+
+# --- References -----------------------------------------------------------------------------------------
+
+class Resources:
+    """The resources of a bundle (or of NDJSON files), found by the references FHIR allows: a bundle's
+    fullUrl (``urn:uuid:…``), ``Type/id``, an absolute URL ending in ``Type/id``, or ``#id`` for a contained one."""
+
+    def __init__(self, entries: Iterable[tuple[str | None, dict]]) -> None:
+        self.by_reference: dict[str, dict] = {}
+        for full_url, resource in entries:
+            if full_url:
+                self.by_reference[str(full_url)] = resource
+            if resource.get("id"):
+                self.by_reference[f"{resource['resourceType']}/{resource['id']}"] = resource
+
+    def get(self, reference: object, container: dict | None = None, kind: str | None = None) -> dict | None:
+        text = reference.get("reference") if isinstance(reference, dict) else None
+        if not isinstance(text, str):
+            return None
+        found = None
+        if text.startswith("#"):
+            for contained in (container or {}).get("contained", []) or []:
+                if isinstance(contained, dict) and contained.get("id") == text[1:]:
+                    found = contained
+        else:
+            found = self.by_reference.get(text)
+            if found is None:
+                match = _REFERENCE.search(text)
+                if match:
+                    found = self.by_reference.get(f"{match[1]}/{match[2]}")
+        if found is not None and kind and found.get("resourceType") != kind:
+            return None
+        return found
+
+    def key(self, reference: object) -> str | None:
+        """The ``Type/id`` a reference names, whether or not the resource is here."""
+        found = self.get(reference)
+        if found is not None and found.get("id"):
+            return f"{found['resourceType']}/{found['id']}"
+        text = reference.get("reference") if isinstance(reference, dict) else None
+        match = _REFERENCE.search(text) if isinstance(text, str) else None
+        return f"{match[1]}/{match[2]}" if match else None
+
+
+def _label(resource: dict) -> str:
+    return f"{resource.get('resourceType')}/{resource.get('id', '?')}"
+
+
+# --- Small readers --------------------------------------------------------------------------------------
+
+def _text(value: object, limit: int) -> str:
+    return " ".join(value.split())[:limit] if isinstance(value, str) else ""
+
+
+def _tidy_name(text: str) -> str:
+    # Billing systems often shout: "BEVERLY HOSPITAL CORPORATION" reads better as "Beverly Hospital Corporation".
+    return text.title() if text.isupper() else text
+
+
+def _human_name(resource: dict) -> tuple[str, str]:
+    names = [n for n in resource.get("name") or [] if isinstance(n, dict)]
+    chosen = next((n for n in names if n.get("use") in ("official", "usual")), names[0] if names else {})
+    given = " ".join(g for g in chosen.get("given") or [] if isinstance(g, str))
+    family = chosen.get("family") if isinstance(chosen.get("family"), str) else ""
+    if not given and not family and isinstance(chosen.get("text"), str):
+        given, _, family = chosen["text"].rpartition(" ")
+    return _text(given, 100), _text(family, 100)
+
+
+def _practitioner_name(resource: dict) -> str:
+    names = [n for n in resource.get("name") or [] if isinstance(n, dict)]
+    chosen = names[0] if names else {}
+    prefix = " ".join(p for p in chosen.get("prefix") or [] if isinstance(p, str))
+    given, family = _human_name(resource)
+    return _text(" ".join(part for part in (prefix, given, family) if part), 200)
+
+
+def _address(resource: dict) -> str:
+    for address in resource.get("address") or []:
+        if not isinstance(address, dict):
+            continue
+        if isinstance(address.get("text"), str):
+            return address["text"].strip()
+        lines = [line for line in address.get("line") or [] if isinstance(line, str)]
+        place = " ".join(p for p in (address.get("city"), address.get("state"), address.get("postalCode"))
+                         if isinstance(p, str))
+        return "\n".join(lines + ([place] if place else []))
+    return ""
+
+
+def _moment(value: object, zone: ZoneInfo, what: str) -> date:
+    """A FHIR date or dateTime as a day on the hospital's calendar."""
+    if not isinstance(value, str):
+        raise BadInput(f"{what} is not a date")
+    partial = _PARTIAL_DATE.match(value)
+    if partial:
+        return date(int(partial[1]), int(partial[2] or 1), 1)
+    try:
+        if "T" not in value:
+            return date.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadInput(f"{what} is not a date: {value[:40]!r}") from None
+    return moment.astimezone(zone).date() if moment.tzinfo else moment.date()
+
+
+def _period(value: object, zone: ZoneInfo, what: str) -> tuple[date, date | None] | None:
+    if not isinstance(value, dict) or not value.get("start"):
+        return None
+    start = _moment(value["start"], zone, f"{what}.start")
+    end = _moment(value["end"], zone, f"{what}.end") if value.get("end") else None
+    return start, (end if end and end > start else None)
+
+
+def describe(display: str, code_system: str, code: str) -> str:
+    """A line's description from its coding's display text (a plain fallback when the dictionary lacks it)."""
+    text = _SEMANTIC_TAG.sub("", " ".join(display.split()))
+    if not text:
+        return f"{code_system.upper()} {code}"
+    return (text[0].upper() + text[1:])[:300]
+
+
+def _coding(concept: object) -> tuple[str, str, str] | None:
+    """The best (code system, code, description) of a CodeableConcept; unknown systems count as "local"."""
+    if not isinstance(concept, dict):
+        return None
+    codings = [c for c in concept.get("coding") or [] if isinstance(c, dict) and isinstance(c.get("code"), str)]
+    if not codings:
+        return None
+    coding = min(codings, key=lambda c: _PREFERENCE.get(CODE_SYSTEMS.get(c.get("system")), len(_PREFERENCE)))
+    system = CODE_SYSTEMS.get(coding.get("system"), "local")
+    code = coding["code"].strip()
+    if not code or len(code) > 20:
+        raise BadInput(f"the service code {code[:30]!r} is empty or longer than 20 characters")
+    display = coding.get("display") if isinstance(coding.get("display"), str) else concept.get("text")
+    return system, code, describe(display if isinstance(display, str) else "", system, code)
+
+
+def _category(adjudication: dict) -> str | None:
+    for coding in (adjudication.get("category") or {}).get("coding") or []:
+        if not isinstance(coding, dict):
+            continue
+        system, code = coding.get("system"), coding.get("code")
+        if not isinstance(code, str):
+            continue
+        if code.startswith(_BLUE_BUTTON_VARIABLES):
+            system, code = _BLUE_BUTTON, code[len(_BLUE_BUTTON_VARIABLES):]
+        elif isinstance(system, str) and system.startswith(_BLUE_BUTTON_VARIABLES):
+            system = _BLUE_BUTTON
+        if (system, code) in CATEGORIES:
+            return CATEGORIES[(system, code)]
+    return None
+
+
+class _Money:
+    """Reads FHIR Money values into minor units of the hospital's currency, checking each one's currency."""
+
+    def __init__(self, currency: str, resource: str) -> None:
+        self.currency, self.resource = currency, resource
+        self.rounded = 0
+
+    def __call__(self, money: object, what: str) -> int:
+        if not isinstance(money, dict) or "value" not in money:
+            raise BadInput(f"{what} is not a Money value", self.resource)
+        currency = money.get("currency", self.currency)
+        if currency != self.currency:
+            raise BadInput(f"{what} is in {str(currency)[:8]}, but this hospital bills in {self.currency}",
+                           self.resource)
+        try:
+            minor = to_minor(money["value"], self.currency, what=what)
+        except BadInput as error:
+            raise BadInput(error.reason, self.resource) from None
+        if isinstance(money["value"], Decimal) and money["value"].as_tuple().exponent < -2:
+            self.rounded += 1
+        return minor
+
+
+def _adjudicated(adjudications: object, read: _Money, what: str) -> dict[str, int]:
+    amounts: Counter[str] = Counter()
+    for adjudication in adjudications or []:
+        if not isinstance(adjudication, dict) or "amount" not in adjudication:
+            continue  # a reason code or a percentage, not money
+        category = _category(adjudication)
+        if category:
+            amounts[category] += read(adjudication["amount"], f"{what} adjudication {category}")
+    return dict(amounts)
+
+
+def _insurer_paid(amounts: dict[str, int]) -> int:
+    paid = amounts.get("paid", amounts.get("nch_paid", 0))
+    return paid + amounts.get("paid_to_patient", 0) + amounts.get("prior_payer", 0)
+
+
+# --- Building a unit ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Coverage:
+    payer: str | None
+    subscriber: dict | None
+
+
+def build_unit(file: str, label: str, index: Resources, members: list[dict], hospital: Hospital) -> Unit:
+    """The accounts, patients and claims of these resources (looked up in ``index`` for references)."""
+    unit = Unit(file=file, label=label)
+    zone = ZoneInfo(hospital.time_zone)
+    claims, explanations = {}, []
+    for resource in members:
+        kind = resource["resourceType"]
+        if kind not in BILLING_TYPES:
+            unit.ignored[kind] = unit.ignored.get(kind, 0) + 1
+        elif kind == "Claim":
+            claims[_label(resource)] = resource
+        elif kind == "ExplanationOfBenefit":
+            explanations.append(resource)
+    guarantors = _guarantors(index, members)
+    for resource in members:
+        if resource["resourceType"] == "Patient":
+            _add_patient(unit, resource, guarantors, index, hospital)
+    explained = set()
+    for eob in explanations:
+        claim = index.get(eob.get("claim"), eob, "Claim")
+        claim_key = index.key(eob.get("claim")) if eob.get("claim") else None
+        key = f"fhir:{claim_key}" if claim_key and claim_key.startswith("Claim/") else f"fhir:{_label(eob)}"
+        if key in explained:
+            unit.skipped.append(Skipped(_label(eob), "a second explanation of benefit for the same claim "
+                                                     "(secondary insurance is billed by the office by hand)"))
+            continue
+        explained.add(key)
+        if claim is not None:
+            claims.pop(_label(claim), None)
+        _add_claim(unit, key, eob, claim, index, guarantors, hospital, zone)
+    for claim in claims.values():
+        _add_claim(unit, f"fhir:{_label(claim)}", None, claim, index, guarantors, hospital, zone)
+    return unit
+
+
+def _guarantors(index: Resources, members: list[dict]) -> dict[str, str]:
+    """Patient key → the key of the patient who holds their policy, when that is someone else (a parent)."""
+    found = {}
+    coverages = [r for r in members if r["resourceType"] == "Coverage"]
+    for resource in members:
+        if resource["resourceType"] in ("Claim", "ExplanationOfBenefit"):
+            coverages += [c for c in resource.get("contained") or []
+                          if isinstance(c, dict) and c.get("resourceType") == "Coverage"]
+    for coverage in coverages:
+        beneficiary = index.key(coverage.get("beneficiary"))
+        subscriber = index.key(coverage.get("subscriber"))
+        if beneficiary and subscriber and subscriber != beneficiary and subscriber.startswith("Patient/"):
+            found[f"fhir:{beneficiary}"] = f"fhir:{subscriber}"
+    return found
+
+
+def _add_patient(unit: Unit, resource: dict, guarantors: dict[str, str], index: Resources,
+                 hospital: Hospital) -> None:
+    label = _label(resource)
+    if not resource.get("id"):
+        raise BadInput("a Patient without an id cannot be found again on the next import", label)
+    key = f"fhir:{label}"
+    given, family = _human_name(resource)
+    if not family and not given:
+        raise BadInput("the patient has no name", label)
+    if not resource.get("birthDate"):
+        raise BadInput("the patient has no birthDate, which patients need to find their bill", label)
+    birth_date = _moment(resource["birthDate"], ZoneInfo("UTC"), "birthDate")
+    mrn = None
+    for identifier in resource.get("identifier") or []:
+        if not isinstance(identifier, dict) or not isinstance(identifier.get("value"), str):
+            continue
+        codes = {c.get("code") for c in (identifier.get("type") or {}).get("coding") or [] if isinstance(c, dict)}
+        if "MR" in codes:
+            mrn = identifier["value"]
+            break
+    mrn = _text(mrn or resource["id"], 40)
+    account_key = guarantors.get(key, key)
+    unit.patients[key] = PatientRecord(key, account_key, mrn, given, family, birth_date)
+    if account_key == key or account_key not in unit.accounts:
+        holder = resource if account_key == key else index.get({"reference": account_key[5:]}, kind="Patient")
+        if holder is not None:
+            holder_given, holder_family = _human_name(holder)
+            unit.accounts[account_key] = AccountRecord(
+                account_key, _text(f"{holder_given} {holder_family}".strip(), 200), _address(holder),
+                _language(holder, hospital))
+
+
+def _language(resource: dict, hospital: Hospital) -> str | None:
+    """The patient's language (Patient.communication, the preferred one first) if the portal speaks it."""
+    spoken = [c for c in resource.get("communication") or [] if isinstance(c, dict)]
+    spoken.sort(key=lambda c: c.get("preferred") is not True)
+    for communication in spoken:
+        for coding in (communication.get("language") or {}).get("coding") or []:
+            if isinstance(coding, dict) and isinstance(coding.get("code"), str):
+                locale = locale_from_header([(coding["code"], 1.0)], list(hospital.locales))
+                if locale:
+                    return locale
+    return None
+
+
+def _coverage(resource: dict, index: Resources) -> _Coverage:
+    """Who insures this claim (None: self-pay) and who holds the policy."""
+    entries = [i for i in resource.get("insurance") or [] if isinstance(i, dict)]
+    if not entries:
+        return _Coverage(None, None)
+    entry = next((i for i in entries if i.get("focal")), entries[0])
+    reference = entry.get("coverage") or {}
+    coverage = index.get(reference, resource, "Coverage")
+    words = []
+    if isinstance(reference, dict) and isinstance(reference.get("display"), str):
+        words.append(reference["display"])
+    payer = None
+    if coverage is not None:
+        for payor in coverage.get("payor") or []:
+            organisation = index.get(payor, coverage, "Organization")
+            if organisation is not None and isinstance(organisation.get("name"), str):
+                payer = _tidy_name(organisation["name"])
+            elif isinstance(payor, dict) and isinstance(payor.get("display"), str):
+                words.append(payor["display"])
+        kind = coverage.get("type") or {}
+        if isinstance(kind.get("text"), str):
+            words.append(kind["text"])
+        for coding in kind.get("coding") or []:
+            if isinstance(coding, dict) and (coding.get("system"), coding.get("code")) in _SELF_PAY_CODES:
+                return _Coverage(None, None)
+    if any(word.strip().lower() in _SELF_PAY_WORDS for word in words):
+        return _Coverage(None, None)
+    if payer is None:
+        insurer = resource.get("insurer") or {}
+        named = index.get(insurer, resource, "Organization")
+        if named is not None and isinstance(named.get("name"), str):
+            payer = _tidy_name(named["name"])
+        else:
+            text = next((w for w in words if w.strip()), insurer.get("display") if isinstance(insurer, dict) else "")
+            text = " ".join(str(text or "").replace("_", " ").split())
+            payer = (text[0].upper() + text[1:])[:200] if text else "Insurance"
+    return _Coverage(payer, coverage.get("subscriber") if coverage else None)
+
+
+def _add_claim(unit: Unit, key: str, eob: dict | None, claim: dict | None, index: Resources,
+               guarantors: dict[str, str], hospital: Hospital, zone: ZoneInfo) -> None:
+    source = eob if eob is not None else claim
+    label = _label(source)
+    status, use = source.get("status"), source.get("use", "claim")
+    if use in ("preauthorization", "predetermination"):
+        unit.skipped.append(Skipped(label, f"a {use}, not a bill"))
+        return
+    if status == "draft":
+        unit.skipped.append(Skipped(label, "a draft, not yet sent"))
+        return
+    if eob is not None and eob.get("outcome") in ("queued", "error"):
+        unit.skipped.append(Skipped(label, "the insurer has not decided it yet" if eob.get("outcome") == "queued"
+                                    else "the insurer could not process it"))
+        return
+    patient_key = index.key(source.get("patient"))
+    if not patient_key or not patient_key.startswith("Patient/"):
+        raise BadInput("its patient reference names no Patient in the file", label)
+    patient_key = f"fhir:{patient_key}"
+    if patient_key not in unit.patients and index.get(source.get("patient"), kind="Patient") is not None:
+        # The patient is in the file but belongs to another unit (NDJSON): the loader finds or makes them.
+        _add_patient(unit, index.get(source.get("patient"), kind="Patient"), guarantors, index, hospital)
+    account_key = unit.patients[patient_key].account_key if patient_key in unit.patients else ""
+    coverage = _coverage(eob if eob is not None else claim, index)
+    if eob is None and coverage.payer is not None:
+        unit.skipped.append(Skipped(label, "the insurer has not sent its decision (no ExplanationOfBenefit) yet"))
+        return
+    if status in ("cancelled", "entered-in-error"):
+        unit.claims.append(ClaimRecord(key, label, patient_key, account_key, hospital.currency, date.min, None,
+                                       "", "", "", None, (), cancelled=True))
+        return
+    read = _Money(hospital.currency, label)
+    encounter = None
+    for item in [*(eob or {}).get("item", []), *(claim or {}).get("item", [])]:
+        if isinstance(item, dict):
+            for reference in item.get("encounter") or []:
+                encounter = encounter or index.get(reference, kind="Encounter")
+    visit = _visit_facts(eob, claim, encounter, index, hospital, zone, label)
+    lines, fee_code = _lines(eob if eob is not None else claim, coverage.payer is not None, visit, read, zone, label)
+    lines = _with_visit_fee(lines, eob, claim, coverage.payer is not None, fee_code, encounter, visit, read, label)
+    if not lines:
+        unit.skipped.append(Skipped(label, "nothing is charged on it"))
+        return
+    unit.claims.append(ClaimRecord(
+        key, label, patient_key, account_key, hospital.currency, visit[0], visit[1], visit[2], visit[3], visit[4],
+        coverage.payer, tuple(lines)))
+
+
+def _visit_facts(eob: dict | None, claim: dict | None, encounter: dict | None, index: Resources,
+                 hospital: Hospital, zone: ZoneInfo, label: str) -> tuple[date, date | None, str, str, str]:
+    """When (the encounter's period, else the claim's billable period, else when it was made), where, which
+    department and which clinician."""
+    sources = [r for r in (claim, eob) if r is not None]
+    period = _period(encounter.get("period"), zone, "Encounter.period") if encounter else None
+    for resource in sources:
+        period = period or _period(resource.get("billablePeriod"), zone, "billablePeriod")
+    if period is None:
+        created = next((r.get("created") for r in sources if r.get("created")), None)
+        if created is None:
+            raise BadInput("no date: it has no encounter period, billable period or created date", label)
+        period = (_moment(created, zone, "created"), None)
+    facility = ""
+    if encounter is not None:
+        place = index.get(encounter.get("serviceProvider"), kind="Organization")
+        facility = place.get("name", "") if place else ""
+    for resource in sources:
+        for field in ("facility", "provider"):
+            if not facility:
+                place = index.get(resource.get(field), resource)
+                if place is not None and place.get("resourceType") in ("Organization", "Location"):
+                    facility = place.get("name", "")
+    department = DEPARTMENTS.get(((encounter or {}).get("class") or {}).get("code"), "Outpatient clinic")
+    provider = ""
+    for participant in (encounter or {}).get("participant") or []:
+        person = index.get((participant or {}).get("individual"), kind="Practitioner")
+        if person is not None and not provider:
+            provider = _practitioner_name(person)
+    for resource in sources:
+        for reference in [resource.get("provider"), *[(t or {}).get("provider") for t in resource.get("careTeam") or []]]:
+            person = index.get(reference, resource, "Practitioner")
+            if person is not None and not provider:
+                provider = _practitioner_name(person)
+    return (period[0], period[1], _tidy_name(_text(facility, 200)) or hospital.name, department, provider)
+
+
+def _item_price(item: dict, read: _Money, what: str, adjudicated: dict[str, int]) -> int | None:
+    if "submitted" in adjudicated:
+        return adjudicated["submitted"]
+    if "net" in item:
+        return read(item["net"], f"{what} net")
+    if "unitPrice" in item:
+        quantity = (item.get("quantity") or {}).get("value", 1)
+        if isinstance(quantity, bool) or not isinstance(quantity, (int, Decimal)) or quantity <= 0:
+            raise BadInput(f"{what} quantity is not a positive number", read.resource)
+        price = read(item["unitPrice"], f"{what} unitPrice")
+        return int((price * Decimal(quantity)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return None
+
+
+def _quantity(item: dict, what: str, label: str) -> int:
+    value = (item.get("quantity") or {}).get("value", 1) if isinstance(item.get("quantity"), dict) else 1
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or value <= 0:
+        raise BadInput(f"{what} quantity is not a positive number", label)
+    # Whole units on a bill: half an hour of a timed service reads as 1.
+    return max(1, int(Decimal(value).to_integral_value()))
+
+
+def _lines(source: dict, insured: bool, visit: tuple, read: _Money, zone: ZoneInfo,
+           label: str) -> tuple[list[LineRecord], tuple[str, str, str] | None]:
+    """The priced items of an EOB (or a self-pay claim) as lines, and the code of the item that names the
+    visit itself (an unpriced item pointing at the encounter), for the visit fee."""
+    lines, fee_code = [], None
+    first, last = visit[0], visit[1] or visit[0]
+    for position, item in enumerate(source.get("item") or []):
+        if not isinstance(item, dict):
+            raise BadInput(f"item {position + 1} is not an object", label)
+        what = f"item {item.get('sequence', position + 1)}"
+        try:
+            coded = _coding(item.get("productOrService"))
+        except BadInput as error:
+            raise BadInput(f"{what}: {error.reason}", label) from None
+        adjudicated = _adjudicated(item.get("adjudication"), read, what)
+        charge = _item_price(item, read, what, adjudicated)
+        if charge is None:
+            if item.get("encounter") and coded and fee_code is None:
+                fee_code = coded
+            continue
+        if coded is None:
+            raise BadInput(f"{what} is priced but has no productOrService code", label)
+        served = None
+        if item.get("servicedDate"):
+            served = _moment(item["servicedDate"], zone, f"{what} servicedDate")
+        elif isinstance(item.get("servicedPeriod"), dict) and item["servicedPeriod"].get("start"):
+            served = _moment(item["servicedPeriod"]["start"], zone, f"{what} servicedPeriod")
+        # A line dated outside its visit is an export error (Synthea's are years off): the visit's date holds.
+        if served is None or not first <= served <= last:
+            served = first
+        if insured:
+            parts = {name: adjudicated.get(name, 0) for name in ("deductible", "copay", "coinsurance", "not_covered")}
+            amounts = settle_insured(charge, adjudicated.get("allowed"), _insurer_paid(adjudicated), parts,
+                                     rounded=read.rounded, what=f"{label} {what}")
+        else:
+            amounts = settle_self_pay(charge, adjudicated.get("discount", 0), what=f"{label} {what}")
+        read.rounded = 0
+        lines.append(LineRecord(coded[0], coded[1], coded[2], _quantity(item, what, label), served, amounts))
+    return lines, fee_code
+
+
+def _total(resource: dict | None, category: str, read: _Money) -> int | None:
+    if resource is None:
+        return None
+    total = resource.get("total")
+    if isinstance(total, dict):  # a Claim's total is one Money
+        return read(total, "total") if category == "submitted" else None
+    amounts = _adjudicated(total, read, "total")
+    return amounts.get(category)
+
+
+def _with_visit_fee(lines: list[LineRecord], eob: dict | None, claim: dict | None, insured: bool,
+                    fee_code: tuple[str, str, str] | None, encounter: dict | None, visit: tuple, read: _Money,
+                    label: str) -> list[LineRecord]:
+    """Add the part of the claim's total that no line carries (Synthea prices the visit itself only in the
+    total) as a line of its own, so that the statement adds up to the claim.
+
+    The line is named by the claim's item for the encounter, else the encounter's type, else the revenue
+    code for that kind of visit. What the insurer paid beyond its line payments (``payment.amount``) is its
+    payment for this line; claim-level deductible, copay and coinsurance beyond the lines' are its parts; the
+    rest of it is the patient's, as not covered.
+    """
+    submitted = _total(eob, "submitted", read)
+    if submitted is None:
+        submitted = _total(claim, "submitted", read)
+    if submitted is None:
+        return lines
+    fee = submitted - sum(line.amounts["charge"] for line in lines)
+    if fee < 0:
+        if -fee <= len(lines):
+            return lines  # the lines' own rounding
+        raise BadInput("its priced lines add up to more than its total", label)
+    if fee == 0:
+        return lines
+    if fee_code is None:
+        coded = _coding(((encounter or {}).get("type") or [None])[0])
+        if coded is None:
+            code, name = VISIT_FEE_REVENUE.get(((encounter or {}).get("class") or {}).get("code"), DEFAULT_VISIT_FEE)
+            coded = ("revenue", code, name)
+        fee_code = coded
+    if not insured:
+        amounts = settle_self_pay(fee, 0, what=label)
+    else:
+        paid_total = 0
+        if eob is not None and isinstance(eob.get("payment"), dict) and "amount" in eob["payment"]:
+            paid_total = read(eob["payment"]["amount"], "payment.amount")
+        paid = max(0, paid_total - sum(line.amounts["insurance_paid"] for line in lines))
+        parts = {}
+        for part in ("deductible", "copay", "coinsurance"):
+            claimed = _total(eob, part, read) or 0
+            parts[part] = max(0, claimed - sum(line.amounts[part] for line in lines))
+        allowed_total = _total(eob, "allowed", read)
+        allowed = fee
+        if allowed_total is not None:
+            allowed = min(fee, max(0, allowed_total - sum(line.amounts["allowed"] or 0 for line in lines)))
+        paid = min(paid, allowed)
+        share = sum(parts.values())
+        if paid + share > allowed:
+            parts = {name: 0 for name in parts}
+        amounts = settle_insured(fee, allowed, paid, parts, rounded=0, what=label)
+    return [LineRecord(fee_code[0], fee_code[1], fee_code[2], 1, visit[0], amounts), *lines]
+
