@@ -44,7 +44,7 @@ PATIENT_PARTS = ("deductible", "copay", "coinsurance", "not_covered")
 
 
 def settle_insured(charge: int, allowed: int | None, paid: int, parts: dict[str, int], *,
-                   rounded: int, what: str) -> dict[str, int | None]:
+                   rounded: int, what: str, resource: str = "") -> dict[str, int | None]:
     """An insured line's amounts, whose parts add up to ``charge`` exactly.
 
     - ``allowed`` missing: the insurer's payment plus the patient's parts.
@@ -60,7 +60,7 @@ def settle_insured(charge: int, allowed: int | None, paid: int, parts: dict[str,
     if allowed is None:
         allowed = paid + share
     if allowed > charge:
-        raise BadInput(f"{what}: the allowed amount is more than the charge")
+        raise BadInput(f"{what}: the allowed amount is more than the charge", resource)
     residue = allowed - paid - share
     if residue and abs(residue) <= max(rounded, 1):
         if paid + residue >= 0:
@@ -72,14 +72,14 @@ def settle_insured(charge: int, allowed: int | None, paid: int, parts: dict[str,
         parts["not_covered"] += residue
     elif residue < 0:
         raise BadInput(f"{what}: the insurer's payment and the patient's share add up to more than the allowed "
-                       f"amount")
+                       f"amount", resource)
     return {"charge": charge, "allowed": allowed, "insurance_paid": paid, "adjustment": charge - allowed,
             **parts}
 
 
-def settle_self_pay(charge: int, discount: int, *, what: str) -> dict[str, int | None]:
+def settle_self_pay(charge: int, discount: int, *, what: str, resource: str = "") -> dict[str, int | None]:
     """A self-pay line: the charge less any self-pay discount, all of it the patient's."""
     if discount > charge:
-        raise BadInput(f"{what}: the discount is more than the charge")
+        raise BadInput(f"{what}: the discount is more than the charge", resource)
     return {"charge": charge, "allowed": None, "insurance_paid": 0, "adjustment": discount, "deductible": 0,
             "copay": 0, "coinsurance": 0, "not_covered": 0}

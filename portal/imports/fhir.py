@@ -212,9 +212,9 @@ def _units_from_ndjson(paths: list[str], hospital: Hospital) -> Iterator[Unit | 
         if kind == "Patient":
             owner = f"Patient/{resource.get('id')}"
         elif kind in ("Claim", "ExplanationOfBenefit"):
-            owner = index.key(resource.get("patient")) or "?"
+            owner = index.key(resource.get("patient"), "Patient") or "?"
         elif kind == "Coverage":
-            owner = index.key(resource.get("beneficiary")) or "?"
+            owner = index.key(resource.get("beneficiary"), "Patient") or "?"
         else:
             continue
         groups.setdefault(owner, []).append(resource)
@@ -234,11 +234,14 @@ class Resources:
 
     def __init__(self, entries: Iterable[tuple[str | None, dict]]) -> None:
         self.by_reference: dict[str, dict] = {}
+        # NDJSON has no fullUrls, yet its resources may still say "urn:uuid:<id>".
+        self.by_uuid: dict[str, dict] = {}
         for full_url, resource in entries:
             if full_url:
                 self.by_reference[str(full_url)] = resource
             if resource.get("id"):
                 self.by_reference[f"{resource['resourceType']}/{resource['id']}"] = resource
+                self.by_uuid.setdefault(f"urn:uuid:{resource['id']}", resource)
 
     def get(self, reference: object, container: dict | None = None, kind: str | None = None) -> dict | None:
         text = reference.get("reference") if isinstance(reference, dict) else None
@@ -250,7 +253,7 @@ class Resources:
                 if isinstance(contained, dict) and contained.get("id") == text[1:]:
                     found = contained
         else:
-            found = self.by_reference.get(text)
+            found = self.by_reference.get(text) or self.by_uuid.get(text)
             if found is None:
                 match = _REFERENCE.search(text)
                 if match:
@@ -259,13 +262,19 @@ class Resources:
             return None
         return found
 
-    def key(self, reference: object) -> str | None:
-        """The ``Type/id`` a reference names, whether or not the resource is here."""
+    def key(self, reference: object, kind: str | None = None) -> str | None:
+        """The ``Type/id`` a reference names, whether or not the resource is here. A ``urn:uuid:`` reference
+        to a resource not in the file names ``kind/uuid`` when the element can only refer to one ``kind``
+        (Synthea and many exporters use the resource id as the uuid)."""
         found = self.get(reference)
         if found is not None and found.get("id"):
             return f"{found['resourceType']}/{found['id']}"
         text = reference.get("reference") if isinstance(reference, dict) else None
-        match = _REFERENCE.search(text) if isinstance(text, str) else None
+        if not isinstance(text, str):
+            return None
+        if kind and text.startswith("urn:uuid:") and 0 < len(text) - 9 <= 64:
+            return f"{kind}/{text[9:]}"
+        match = _REFERENCE.search(text)
         return f"{match[1]}/{match[2]}" if match else None
 
 
@@ -446,7 +455,7 @@ def build_unit(file: str, label: str, index: Resources, members: list[dict], hos
     explained = set()
     for eob in explanations:
         claim = index.get(eob.get("claim"), eob, "Claim")
-        claim_key = index.key(eob.get("claim")) if eob.get("claim") else None
+        claim_key = index.key(eob.get("claim"), "Claim") if eob.get("claim") else None
         key = f"fhir:{claim_key}" if claim_key and claim_key.startswith("Claim/") else f"fhir:{_label(eob)}"
         if key in explained:
             unit.skipped.append(Skipped(_label(eob), "a second explanation of benefit for the same claim "
@@ -470,7 +479,7 @@ def _guarantors(index: Resources, members: list[dict]) -> dict[str, str]:
             coverages += [c for c in resource.get("contained") or []
                           if isinstance(c, dict) and c.get("resourceType") == "Coverage"]
     for coverage in coverages:
-        beneficiary = index.key(coverage.get("beneficiary"))
+        beneficiary = index.key(coverage.get("beneficiary"), "Patient")
         subscriber = index.key(coverage.get("subscriber"))
         if beneficiary and subscriber and subscriber != beneficiary and subscriber.startswith("Patient/"):
             found[f"fhir:{beneficiary}"] = f"fhir:{subscriber}"
@@ -576,7 +585,7 @@ def _add_claim(unit: Unit, key: str, eob: dict | None, claim: dict | None, index
         unit.skipped.append(Skipped(label, "the insurer has not decided it yet" if eob.get("outcome") == "queued"
                                     else "the insurer could not process it"))
         return
-    patient_key = index.key(source.get("patient"))
+    patient_key = index.key(source.get("patient"), "Patient")
     if not patient_key or not patient_key.startswith("Patient/"):
         raise BadInput("its patient reference names no Patient in the file", label)
     patient_key = f"fhir:{patient_key}"
@@ -617,6 +626,15 @@ def _visit_facts(eob: dict | None, claim: dict | None, encounter: dict | None, i
     period = _period(encounter.get("period"), zone, "Encounter.period") if encounter else None
     for resource in sources:
         period = period or _period(resource.get("billablePeriod"), zone, "billablePeriod")
+    if period is None:
+        served = []
+        for resource in sources:
+            for item in resource.get("item") or []:
+                if isinstance(item, dict) and item.get("servicedDate"):
+                    served.append(_moment(item["servicedDate"], zone, "servicedDate"))
+                elif isinstance(item, dict) and _period(item.get("servicedPeriod"), zone, "servicedPeriod"):
+                    served.append(_period(item["servicedPeriod"], zone, "servicedPeriod")[0])
+        period = (min(served), max(served) if max(served) > min(served) else None) if served else None
     if period is None:
         created = next((r.get("created") for r in sources if r.get("created")), None)
         if created is None:
@@ -701,9 +719,9 @@ def _lines(source: dict, insured: bool, visit: tuple, read: _Money, zone: ZoneIn
         if insured:
             parts = {name: adjudicated.get(name, 0) for name in ("deductible", "copay", "coinsurance", "not_covered")}
             amounts = settle_insured(charge, adjudicated.get("allowed"), _insurer_paid(adjudicated), parts,
-                                     rounded=read.rounded, what=f"{label} {what}")
+                                     rounded=read.rounded, what=what, resource=label)
         else:
-            amounts = settle_self_pay(charge, adjudicated.get("discount", 0), what=f"{label} {what}")
+            amounts = settle_self_pay(charge, adjudicated.get("discount", 0), what=what, resource=label)
         read.rounded = 0
         lines.append(LineRecord(coded[0], coded[1], coded[2], _quantity(item, what, label), served, amounts))
     return lines, fee_code
@@ -749,7 +767,7 @@ def _with_visit_fee(lines: list[LineRecord], eob: dict | None, claim: dict | Non
             coded = ("revenue", code, name)
         fee_code = coded
     if not insured:
-        amounts = settle_self_pay(fee, 0, what=label)
+        amounts = settle_self_pay(fee, 0, what="the visit", resource=label)
     else:
         paid_total = 0
         if eob is not None and isinstance(eob.get("payment"), dict) and "amount" in eob["payment"]:
@@ -767,6 +785,6 @@ def _with_visit_fee(lines: list[LineRecord], eob: dict | None, claim: dict | Non
         share = sum(parts.values())
         if paid + share > allowed:
             parts = {name: 0 for name in parts}
-        amounts = settle_insured(fee, allowed, paid, parts, rounded=0, what=label)
+        amounts = settle_insured(fee, allowed, paid, parts, rounded=0, what="the visit", resource=label)
     return [LineRecord(fee_code[0], fee_code[1], fee_code[2], 1, visit[0], amounts), *lines]
 

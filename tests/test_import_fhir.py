@@ -1,0 +1,325 @@
+"""`flask import fhir`: Synthea bundles and hand-made edge cases into statements that add up to the claims."""
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.billing.models import Account, LineItem, Patient, Statement, Visit
+from portal.billing.services import summary_for
+from portal.extensions import db
+from portal.imports.models import ImportedClaim
+from portal.statements import cache
+
+from . import fhir_bundles as fb
+
+SYNTHEA = Path(__file__).parent / "data" / "fhir" / "synthea"
+
+
+def cents(value) -> int:  # noqa: ANN001
+    return int(Decimal(str(value)).scaleb(2).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def row_counts() -> dict[str, int]:
+    return {model.__tablename__: db.session.scalar(select(func.count()).select_from(model))
+            for model in (Account, Patient, Statement, Visit, LineItem, ImportedClaim)}
+
+
+@pytest.fixture
+def hospital(make):
+    return make.organisation()
+
+
+def run(runner, *args):  # noqa: ANN001, ANN202
+    return runner.invoke(args=["import", *args], catch_exceptions=False)
+
+
+def visit_lines(claim_id: str) -> list[LineItem]:
+    claim = db.session.scalar(select(ImportedClaim).where(ImportedClaim.source_key == f"fhir:Claim/{claim_id}"))
+    return list(claim.visit.lines)
+
+
+def test_synthea_bundles_become_statements_that_add_up_to_each_claim(runner, hospital, glossary):
+    result = run(runner, "fhir", str(SYNTHEA))
+    assert result.exit_code == 0, result.output
+    assert "Imported 6 of 6 bundles." in result.output
+    assert "accounts:   6 created" in result.output and "patients:   6 created" in result.output
+    # Pharmacy claims have no explanation of benefit: listed, with their resource and why.
+    assert "Claim/00cb79e4-8118-4f4d-84a9-d7d471f749a6: the insurer has not sent its decision" in result.output
+    assert "547 Observation" in result.output
+    assert "no plain-language name" not in result.output  # every sample code is in the dictionary
+    checked = 0
+    for path in SYNTHEA.glob("*.json"):
+        bundle = json.loads(path.read_text(), parse_float=Decimal)
+        for entry in bundle["entry"]:
+            eob = entry["resource"]
+            if eob["resourceType"] != "ExplanationOfBenefit":
+                continue
+            lines = visit_lines(eob["claim"]["reference"].removeprefix("urn:uuid:"))
+            submitted = sum(cents(t["amount"]["value"]) for t in eob["total"])
+            # The statement adds up to the claim: the visit priced only in the total is a line of its own.
+            assert sum(line.charge for line in lines) == submitted
+            paid = cents(eob["payment"]["amount"]["value"])
+            assert abs(sum(line.insurance_paid for line in lines) - paid) <= len(lines)
+            for line in lines:
+                assert line.insurance_paid + line.adjustment + line.deductible + line.copay + line.coinsurance \
+                    + line.not_covered == line.charge or line.allowed is None
+            checked += 1
+    assert checked == 85
+    liz = db.session.scalar(select(Patient).where(Patient.family_name == "Conn"))
+    assert liz.account.preferred_locale == "en" and liz.birth_date == date(1986, 11, 28)
+    assert liz.account.guarantor_name == "Liz Conn" and "Beverly" in liz.account.mailing_address
+    visit = db.session.scalar(select(Visit).where(Visit.patient_id == liz.id).order_by(Visit.visit_date))
+    assert visit.facility == "Beverly Hospital Corporation" and visit.provider.startswith("Dr. ")
+    assert visit.payer == "Private" and visit.department == "Outpatient clinic"
+    # Monthly statements dated the month's last day, due 30 days later.
+    statement = visit.statement
+    assert (statement.statement_date + timedelta(days=1)).day == 1
+    assert statement.period_start == visit.visit_date.replace(day=1)
+    assert (statement.due_date - statement.statement_date).days == 30
+    assert statement.number.isdigit() and len(statement.number) == 10
+
+    before = row_counts()
+    again = run(runner, "fhir", str(SYNTHEA))
+    assert again.exit_code == 0, again.output
+    assert "0 new, 0 corrected, 0 cancelled, 86 unchanged" in again.output
+    assert "statements: 0 created, 0 updated, 0 removed" in again.output
+    assert row_counts() == before
+
+
+def test_a_dry_run_checks_everything_and_writes_nothing(runner, hospital, tmp_path):
+    path = fb.write(tmp_path / "one.json", fb.checkup_bundle())
+    before = row_counts()
+    result = run(runner, "fhir", "--dry-run", str(path))
+    assert result.exit_code == 0, result.output
+    assert "Checked 1 of 1 bundles (dry run: nothing was written)." in result.output
+    assert "accounts:   1 would be created" in result.output
+    assert row_counts() == before
+
+
+def test_float_artefacts_round_half_up_and_the_visit_fee_is_a_line(runner, hospital, tmp_path, glossary):
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", fb.checkup_bundle())))
+    assert result.exit_code == 0, result.output
+    fee, flu = visit_lines("c-x1")
+    assert (fee.code_system, fee.code, fee.description) == ("snomed", "185349003", "Encounter for check up")
+    assert fee.charge == 12500 and fee.insurance_paid == 0 and fee.not_covered == 12500
+    assert (flu.charge, flu.allowed, flu.insurance_paid, flu.coinsurance) == (14052, 14052, 11242, 2810)
+    assert flu.service_date == date(2026, 10, 5)
+    statement = fee.visit.statement
+    assert summary_for(statement).amount_due.minor == 12500 + 2810
+
+
+def test_rounding_residue_goes_to_the_insurers_payment(runner, hospital, tmp_path):
+    # 5.005 + 5.005 rounds to 10.02, a cent more than the 10.01 allowed: the insurer's payment gives it back.
+    bundle = fb.checkup_bundle(flu_net="10.01", coinsurance="5.005", paid="5.005", total="10.01")
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", bundle)))
+    assert result.exit_code == 0, result.output
+    (flu,) = visit_lines("c-x1")
+    assert (flu.charge, flu.insurance_paid, flu.coinsurance) == (1001, 500, 501)
+
+
+def test_hl7_and_carin_categories_are_matched_by_code_not_display(runner, hospital, tmp_path):
+    line = fb.item(1, "99213", "Office visit", system="http://www.ama-assn.org/go/cpt", net=200, encounter_id="e1",
+                   adjudications=[
+        fb.adjudication(fb.HL7, "submitted", 200), fb.adjudication(fb.HL7, "eligible", 150),
+        fb.adjudication(fb.HL7, "benefit", 90, display="Copay"), fb.adjudication(fb.HL7, "copay", 20),
+        fb.adjudication(fb.HL7, "deductible", 25), fb.adjudication(fb.CARIN, "coinsurance", 10),
+        fb.adjudication(fb.CARIN, "noncovered", 5),
+        # A made-up code with a familiar display is not a deductible.
+        fb.adjudication("http://example.org/codes", "x-ded", 999, display="Deductible"),
+    ])
+    bundle = fb.bundle(fb.patient(), *fb.organisation_and_doctor(), fb.encounter("e1"),
+                       fb.eob("x1", [line], total=200, payment=90))
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", bundle)))
+    assert result.exit_code == 0, result.output
+    (office,) = visit_lines("c-x1")
+    assert office.code_system == "cpt"
+    assert (office.allowed, office.adjustment, office.insurance_paid, office.copay, office.deductible,
+            office.coinsurance, office.not_covered) == (15000, 5000, 9000, 2000, 2500, 1000, 500)
+
+
+def test_an_eob_with_no_priced_line_bills_its_total_as_the_visit(runner, hospital, tmp_path):
+    visit = fb.item(1, "50849002", "Emergency room admission (procedure)", encounter_id="e1")
+    diagnosis = fb.item(2, "38341003", "Hypertension")
+    bundle = fb.bundle(fb.patient(), *fb.organisation_and_doctor(), fb.encounter("e1", kind="EMER"),
+                       fb.eob("x1", [visit, diagnosis], total=Decimal("75.00"), payment=0))
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", bundle)))
+    assert result.exit_code == 0, result.output
+    (fee,) = visit_lines("c-x1")
+    assert (fee.code, fee.description, fee.charge) == ("50849002", "Emergency room admission", 7500)
+    assert fee.visit.department == "Emergency"
+
+
+def test_no_insurance_coverage_is_self_pay_and_language_comes_from_communication(runner, hospital, tmp_path):
+    bundle = fb.checkup_bundle(payer="no_insurance", language="es-MX", paid="0")
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", bundle)))
+    assert result.exit_code == 0, result.output
+    lines = visit_lines("c-x1")
+    assert all(line.allowed is None and line.insurance_paid == 0 for line in lines)
+    assert lines[0].visit.payer is None
+    assert lines[0].visit.statement.account.preferred_locale == "es"
+    chinese = fb.checkup_bundle(pid="p2", eid="e2", xid="x2", language="zh-CN", bundle_id="b2")
+    assert run(runner, "fhir", str(fb.write(tmp_path / "zh.json", chinese))).exit_code == 0
+    assert visit_lines("c-x2")[0].visit.statement.account.preferred_locale == "zh_Hans"
+
+
+def test_unknown_codes_get_their_display_text_and_are_listed(runner, hospital, tmp_path, glossary):
+    line = fb.item(1, "123456789", "Made-up therapy (regime/therapy)", net=50, servicedDate="2026-10-05",
+                   adjudications=[fb.blue_button("line_alowd_chrg_amt", 50), fb.blue_button("line_prvdr_pmt_amt", 40),
+                                  fb.blue_button("line_coinsrnc_amt", 10)])
+    bundle = fb.bundle(fb.patient(), *fb.organisation_and_doctor(), fb.encounter("e1"),
+                       fb.eob("x1", [line], total=50, payment=40))
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", bundle)))
+    assert result.exit_code == 0, result.output
+    assert "1 codes have no plain-language name in the service dictionary" in result.output
+    assert "snomed 123456789: Made-up therapy (1 line)" in result.output
+    (therapy,) = visit_lines("c-x1")
+    assert therapy.description == "Made-up therapy"
+
+
+def test_claims_group_into_one_statement_per_guarantor_per_period(runner, make, tmp_path):
+    make.organisation(statement_period="monthly", payment_due_days=21)
+    october = [fb.encounter("e1", start="2026-10-05T09:00:00-05:00"),
+               fb.encounter("e2", start="2026-10-28T09:00:00-05:00"),
+               fb.encounter("e3", start="2026-11-02T09:00:00-05:00")]
+    eobs = [fb.eob(f"x{n}", [fb.item(1, "185349003", "Check up", encounter_id=f"e{n}")], total=100, payment=0)
+            for n in (1, 2, 3)]
+    bundle = fb.bundle(fb.patient(), *fb.organisation_and_doctor(), *october, *eobs)
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", bundle)))
+    assert result.exit_code == 0, result.output
+    statements = db.session.scalars(select(Statement).order_by(Statement.statement_date)).all()
+    assert [(s.statement_date, s.due_date, len(s.visits)) for s in statements] == [
+        (date(2026, 10, 31), date(2026, 11, 21), 2), (date(2026, 11, 30), date(2026, 12, 21), 1)]
+
+
+def test_a_child_on_a_parents_policy_is_billed_to_the_parent(runner, hospital, tmp_path):
+    parent, child = fb.patient("mum", given="Ana", family="Reyes"), fb.patient("kid", given="Leo", family="Reyes")
+    claim = fb.eob("x1", [fb.item(1, "185349003", "Check up", encounter_id="e1")], pid="kid", total=100, payment=0)
+    claim["contained"][0]["subscriber"] = {"reference": "urn:uuid:mum"}
+    bundle = fb.bundle(parent, child, *fb.organisation_and_doctor(), fb.encounter("e1", "kid"), claim)
+    assert run(runner, "fhir", str(fb.write(tmp_path / "b.json", bundle))).exit_code == 0
+    leo = db.session.scalar(select(Patient).where(Patient.given_name == "Leo"))
+    assert leo.account.guarantor_name == "Ana Reyes"
+    assert visit_lines("c-x1")[0].visit.statement.account_id == leo.account_id
+
+
+def test_a_corrected_claim_updates_its_statement_and_discards_its_cached_pdf(runner, hospital, tmp_path, app):
+    assert run(runner, "fhir", str(fb.write(tmp_path / "b.json", fb.checkup_bundle()))).exit_code == 0
+    fee, flu = visit_lines("c-x1")
+    statement, line_ids = fee.visit.statement, [fee.id, flu.id]
+    cached = cache.store(statement.number, "en", "oldversion", b"%PDF-old")
+    corrected = fb.checkup_bundle(flu_net="150.00", coinsurance="30.00", paid="120.00", total="275.00")
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", corrected)))
+    assert result.exit_code == 0, result.output
+    assert "0 new, 1 corrected, 0 cancelled, 0 unchanged" in result.output
+    assert "statements: 0 created, 1 updated" in result.output and "lines:      0 created, 1 updated" in result.output
+    db.session.expire_all()
+    fee, flu = visit_lines("c-x1")
+    assert [fee.id, flu.id] == line_ids and flu.charge == 15000 and flu.coinsurance == 3000
+    assert fee.visit.statement.number == statement.number
+    assert not Path(cached).exists()
+
+
+def test_a_cancelled_claim_takes_its_visit_off_the_statement(runner, hospital, tmp_path):
+    assert run(runner, "fhir", str(fb.write(tmp_path / "b.json", fb.checkup_bundle()))).exit_code == 0
+    bundle = fb.checkup_bundle()
+    bundle["entry"][-1]["resource"]["status"] = "entered-in-error"
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", bundle)))
+    assert result.exit_code == 0, result.output
+    assert "1 cancelled" in result.output and "statements: 0 created, 0 updated, 1 removed" in result.output
+    assert db.session.scalar(select(func.count()).select_from(Visit)) == 0
+
+
+def test_ndjson_files_are_read_together_and_imported_per_patient(runner, hospital, tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    resources = fb.checkup_bundle()["entry"]
+    by_type: dict[str, list[str]] = {}
+    for entry in resources:
+        resource = json.loads(json.dumps(entry["resource"], default=str).replace('"urn:uuid:p1"', '"Patient/p1"'))
+        by_type.setdefault(resource["resourceType"], []).append(json.dumps(resource, default=str))
+    for kind, lines in by_type.items():
+        (folder / f"{kind}.ndjson").write_text("\n".join(lines) + "\n")
+    result = run(runner, "fhir", str(folder))
+    assert result.exit_code == 0, result.output
+    assert "patients:   1 created" in result.output and "claims:     1 new" in result.output
+    # A later export with only the explanation of benefit finds the patient imported before.
+    later = tmp_path / "later"
+    later.mkdir()
+    eob = json.loads(by_type["ExplanationOfBenefit"][0])
+    eob["id"], eob["claim"] = "x9", {"reference": "Claim/c-x9"}
+    (later / "ExplanationOfBenefit.ndjson").write_text(json.dumps(eob) + "\n")
+    result = run(runner, "fhir", str(later))
+    assert result.exit_code == 0, result.output
+    assert "patients:   0 created" in result.output and "claims:     1 new" in result.output
+
+
+BAD = {
+    "not-json.json": ("{\"resourceType\": \"Bundle\", ", "-", "not valid JSON"),
+    "document.json": ({"resourceType": "Bundle", "id": "d", "type": "document", "entry": []}, "Bundle/d",
+                      "a Bundle of type 'document' holds no bills"),
+    "negative.json": ("negative", "ExplanationOfBenefit/x1", "is negative"),
+    "text-amount.json": ("text", "ExplanationOfBenefit/x1", "is not a number"),
+    "euro.json": ("euro", "ExplanationOfBenefit/x1", "is in EUR, but this hospital bills in USD"),
+    "no-patient.json": ("no-patient", "ExplanationOfBenefit/x1", "is not in the file and was not imported before"),
+    "item-shape.json": ("item-shape", "ExplanationOfBenefit/x1", "item 3 is not an object"),
+}
+
+
+def _bad_bundle(kind: str) -> dict:
+    bundle = fb.checkup_bundle()
+    eob = bundle["entry"][-1]["resource"]
+    flu = eob["item"][1]
+    if kind == "negative":
+        flu["adjudication"][1]["amount"]["value"] = Decimal("-5")
+    elif kind == "text":
+        flu["net"]["value"] = "140.52"
+        flu["adjudication"][2]["amount"]["value"] = "lots"
+    elif kind == "euro":
+        flu["net"]["currency"] = "EUR"
+        flu["adjudication"][2]["amount"]["currency"] = "EUR"
+    elif kind == "no-patient":
+        bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "Patient"]
+        eob["patient"] = {"reference": "Patient/nobody"}
+    elif kind == "item-shape":
+        eob["item"].append("not an item")
+    return bundle
+
+
+def test_bad_input_is_reported_by_file_resource_and_reason_and_leaves_no_rows(runner, hospital, tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    fb.write(folder / "good.json", fb.checkup_bundle(pid="good", eid="eg", xid="xg", bundle_id="good"))
+    for name, (content, _resource, _reason) in BAD.items():
+        if isinstance(content, str) and name == "not-json.json":
+            (folder / name).write_text(content)
+        elif isinstance(content, dict):
+            fb.write(folder / name, content)
+        else:
+            fb.write(folder / name, _bad_bundle(content))
+    result = run(runner, "fhir", str(folder))
+    assert result.exit_code == 1
+    assert f"Imported 1 of {len(BAD) + 1} bundles." in result.output
+    assert f"FAILED: {len(BAD)} bundles not imported" in result.output
+    for name, (_content, resource, reason) in BAD.items():
+        line = next((l for l in result.output.splitlines() if l.strip().startswith(f"{name}:")), "")
+        assert resource in line and reason in line, (name, result.output)
+    # Only the good bundle's patient is in; the bad ones' patients, accounts and claims are not.
+    assert db.session.scalars(select(Patient.source_key)).all() == ["fhir:Patient/good"]
+    assert db.session.scalar(select(func.count()).select_from(Account)) == 1
+
+
+def test_a_bundle_with_one_bad_claim_imports_none_of_its_claims(runner, hospital, tmp_path):
+    bundle = fb.checkup_bundle()
+    bad = fb.eob("x2", [fb.item(1, "1", "Thing", net=10, servicedDate="2026-10-05",
+                                adjudications=[fb.blue_button("line_alowd_chrg_amt", 20)])],
+                 total=10, payment=0)
+    bundle["entry"].append({"fullUrl": "urn:uuid:x2", "resource": bad})
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", bundle)))
+    assert result.exit_code == 1
+    assert "b.json: ExplanationOfBenefit/x2: item 1: the allowed amount is more than the charge" in result.output
+    assert row_counts() == dict.fromkeys(row_counts(), 0)
