@@ -20,6 +20,9 @@ CODE_SYSTEMS = {
     "revenue": _l("Revenue code"),
     "snomed": _l("SNOMED CT code"),
     "cvx": _l("Vaccine code (CVX)"),
+    "ndc": _l("Drug code (NDC)"),
+    # A billing system's own code, in a system the portal does not know (imported as it was sent).
+    "local": _l("Hospital code"),
 }
 
 STATUS_LABELS = {
