@@ -323,3 +323,33 @@ def test_a_bundle_with_one_bad_claim_imports_none_of_its_claims(runner, hospital
     assert result.exit_code == 1
     assert "b.json: ExplanationOfBenefit/x2: item 1: the allowed amount is more than the charge" in result.output
     assert row_counts() == dict.fromkeys(row_counts(), 0)
+
+
+def test_the_billing_period_and_due_days_are_organisation_settings(runner, hospital, tmp_path):
+    result = run(runner, "settings", "--period", "quarterly", "--due-days", "21")
+    assert result.exit_code == 0 and "per quarter of care, due 21 days after its date" in result.output
+    assert run(runner, "settings", "--period", "yearly").exit_code == 2
+    assert run(runner, "fhir", str(fb.write(tmp_path / "b.json", fb.checkup_bundle()))).exit_code == 0
+    statement = db.session.scalar(select(Statement))
+    assert (statement.period_start, statement.statement_date, statement.due_date) == (
+        date(2026, 10, 1), date(2026, 12, 31), date(2027, 1, 21))
+
+
+def test_an_imported_statement_reads_in_plain_language_and_only_its_patient_sees_it(
+        runner, hospital, tmp_path, glossary, make, client, login_as):
+    from portal.auth.models import UserAccount
+
+    assert run(runner, "fhir", str(fb.write(tmp_path / "b.json", fb.checkup_bundle(language="es")))).exit_code == 0
+    statement = db.session.scalar(select(Statement))
+    user = make.user(email="sam@example.org")
+    db.session.add(UserAccount(user_id=user.id, account_id=statement.account_id))
+    db.session.commit()
+    login_as(make.user(email="other@example.org"))
+    assert client.get(f"/statements/{statement.number}").status_code == 404
+    client.delete_cookie("session")
+    login_as(user)
+    page = client.get(f"/statements/{statement.number}", headers={"Accept-Language": "en"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Checkup visit" in text and "Encounter for check up" in text
+    assert "$153.10" in text and "Springfield General Hospital" in text and "Dr. Ana Lopez" in text

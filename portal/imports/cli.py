@@ -189,3 +189,21 @@ def csv_command(paths: tuple[str, ...], dry_run: bool, slug: str | None) -> None
     for tick in _progress(list(paths)):
         report = run_import(units(), organisation, dry_run=dry_run, on_unit=tick)
     _finish(report, "files")
+
+
+@import_cli.command("settings")
+@click.option("--period", type=click.Choice(services.PERIODS), default=None,
+              help="Gather imported charges into one statement per guarantor per this period.")
+@click.option("--due-days", type=click.IntRange(0, 365), default=None, help="Days from statement date to due date.")
+@click.option("--organisation", "slug", default=None, help="The organisation's slug (default: the first).")
+def settings_command(period: str | None, due_days: int | None, slug: str | None) -> None:
+    """Show, or change, how imported charges become statements (applies to statements made from now on)."""
+    organisation = _organisation(slug)
+    if period is not None:
+        organisation.statement_period = period
+    if due_days is not None:
+        organisation.payment_due_days = due_days
+    db.session.commit()
+    unit = {"weekly": "week", "monthly": "month", "quarterly": "quarter"}[organisation.statement_period]
+    click.echo(f"{organisation.name}: one statement per guarantor per {unit} of care, "
+               f"due {organisation.payment_due_days} days after its date.")
