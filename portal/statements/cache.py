@@ -75,23 +75,26 @@ def store(number: str, locale: str, version: str, pdf: bytes) -> str:
     return path
 
 
-def clear() -> int:
-    """Remove every cached PDF; returns how many were removed. Safe while others print: a file being
-    written (``.tmp-``) is left alone, and one removed by someone else meanwhile is not counted."""
+def _remove(folder: str, prefix: str) -> int:
+    """Remove the PDFs in ``folder`` whose names start with ``prefix``; count only those removed here (one
+    removed by someone else meanwhile is not counted, and a file being written, ``.tmp-``, is left alone)."""
     removed = 0
+    for entry in os.scandir(folder):
+        if entry.name.startswith(prefix) and entry.name.endswith(".pdf") and not entry.name.startswith(".tmp-"):
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                continue
+            removed += 1
+    return removed
+
+
+def clear() -> int:
+    """Remove every cached PDF; returns how many were removed. Safe while others print."""
     root = cache_dir()
     if not os.path.isdir(root):
         return 0
-    for folder in os.scandir(root):
-        if folder.is_dir():
-            for entry in os.scandir(folder.path):
-                if entry.name.endswith(".pdf") and not entry.name.startswith(".tmp-"):
-                    try:
-                        os.unlink(entry.path)
-                    except FileNotFoundError:
-                        continue
-                    removed += 1
-    return removed
+    return sum(_remove(folder.path, "") for folder in os.scandir(root) if folder.is_dir())
 
 
 def discard(number: str) -> int:
@@ -101,14 +104,5 @@ def discard(number: str) -> int:
     import corrects a statement, instead of at its next download."""
     if not _SAFE.match(number):
         raise ValueError("unsafe statement number")
-    folder, removed = _folder(number), 0
-    if not os.path.isdir(folder):
-        return 0
-    for entry in os.scandir(folder):
-        if entry.name.startswith(f"{number}.") and entry.name.endswith(".pdf"):
-            try:
-                os.unlink(entry.path)
-            except FileNotFoundError:
-                continue
-            removed += 1
-    return removed
+    folder = _folder(number)
+    return _remove(folder, f"{number}.") if os.path.isdir(folder) else 0
