@@ -6,11 +6,13 @@ import copy
 import csv
 import io
 import json
+import re
 import threading
 import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -317,6 +319,75 @@ def test_the_days_payments_and_refunds_export_for_posting(paid, deliver, runner,
     assert runner.invoke(args=["payments", "export", "--date", "2020-13-01"]).exit_code == 2
     assert list(csv.DictReader(io.StringIO(runner.invoke(args=["payments", "export", "--date",
                                                                "2019-06-01"]).output))) == []
+
+
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def test_the_days_export_as_a_fhir_bundle_of_payment_reconciliations(paid, deliver, runner, household, make):
+    statement = household[1]
+    deliver(stripe_event("charge.refunded", refunded_charge(paid, [("re_export", 500)])))
+    # Taken by the billing office and already in its own system: not in the Bundle either.
+    make.payment(statement, 200, method="external", succeeded_at=datetime.now(timezone.utc))
+    today = datetime.now(ZoneInfo("America/Chicago")).date().isoformat()
+    rows = list(csv.DictReader(io.StringIO(runner.invoke(args=["payments", "export", "--date", today]).output)))
+    result = runner.invoke(args=["payments", "export", "--date", today, "--format", "fhir"])
+    assert result.exit_code == 0, result.output
+    # Amounts read back as exact decimals, never through binary floats.
+    bundle = json.loads(result.output, parse_float=Decimal)
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
+    assert FHIR_ID.fullmatch(bundle["id"]) and bundle["identifier"]["value"] == f"test-hospital-{today}"
+    resources = [entry["resource"] for entry in bundle["entry"]]
+    assert len(resources) == len(rows) == 2
+    for resource, row in zip(resources, rows):
+        assert resource["resourceType"] == "PaymentReconciliation" and FHIR_ID.fullmatch(resource["id"])
+        # R4's required elements, and what the billing system posts by.
+        assert resource["status"] == "active" and resource["outcome"] == "complete"
+        assert resource["created"] == row["posted_at"] and datetime.fromisoformat(resource["created"]).utcoffset()
+        assert resource["paymentDate"] == today
+        assert resource["paymentAmount"] == {"value": Decimal(row["amount"]), "currency": row["currency"]}
+        assert row["currency"] == "USD"
+        assert all(i["system"].startswith("urn:patient-billing-portal:") and i["value"] for i in resource["identifier"])
+        assert resource["paymentIdentifier"]["value"] == row["stripe_id"]
+        [detail] = resource["detail"]
+        assert detail["request"]["identifier"] == {"system": "urn:patient-billing-portal:statement",
+                                                   "value": statement.number}
+        assert detail["extension"][0]["valueReference"]["identifier"] == {
+            "system": "urn:patient-billing-portal:account", "value": statement.account.number}
+        assert detail["amount"] == resource["paymentAmount"] and detail["date"] == today
+        assert detail["type"]["coding"][0]["system"] == "http://terminology.hl7.org/CodeSystem/payment-type"
+    payment, refund = resources
+    assert payment["paymentAmount"]["value"] == Decimal("50.00") and '"value": 50.0,' in result.output
+    assert {"system": "urn:patient-billing-portal:payment", "value": paid.public_id, "use": "official"} in \
+        payment["identifier"]
+    assert {"system": "urn:patient-billing-portal:stripe-payment-intent", "value": paid.stripe_payment_intent_id,
+            "use": "secondary"} in payment["identifier"]
+    assert payment["detail"][0]["type"]["coding"][0]["code"] == "payment"
+    assert payment["disposition"] == "Card payment through the patient portal"
+    assert payment["detail"][0]["payee"]["display"] == "Test General Hospital"
+    assert refund["paymentAmount"]["value"] == Decimal("-5.00") < 0
+    assert refund["identifier"] == [{"system": "urn:patient-billing-portal:stripe-refund", "value": "re_export",
+                                     "use": "official"}]
+    assert refund["id"] == "refund-re.export" and refund["disposition"] == "Refund through the patient portal"
+    assert refund["detail"][0]["type"]["coding"][0]["code"] == "adjustment"
+    assert refund["detail"][0]["predecessor"] == {"system": "urn:patient-billing-portal:payment",
+                                                  "value": paid.public_id}
+    # The same day exported again is the same Bundle, ids and all.
+    assert runner.invoke(args=["payments", "export", "--date", today, "--format", "fhir"]).output == result.output
+    empty = json.loads(runner.invoke(args=["payments", "export", "--date", "2019-06-01", "--format", "fhir"]).output)
+    assert empty["type"] == "collection" and "entry" not in empty
+
+
+def test_fhir_amounts_are_written_exactly_and_ids_stay_valid():
+    from portal.imports.payment_reconciliation import fhir_id, json_decimal
+    from portal.money import Money
+
+    assert json.dumps([json_decimal(Money(1234, "USD")), json_decimal(Money(-1, "USD")),
+                       json_decimal(Money(5000, "JPY")), json_decimal(Money(1005, "KWD"))]) == \
+        "[12.34, -0.01, 5000, 1.005]"
+    assert json.dumps(json_decimal(Money(999_999_999_999_99, "USD"))) == "999999999999.99"
+    assert fhir_id("payment", "ab_cd") != fhir_id("payment", "ab-cd")
+    assert FHIR_ID.fullmatch(fhir_id("payment", "x" * 80)) and FHIR_ID.fullmatch(fhir_id("payment", "a b/c"))
 
 
 def test_a_refund_of_a_payment_stripe_does_not_know_says_so(client, make, login_as, household):

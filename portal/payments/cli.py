@@ -11,7 +11,8 @@ import click
 from flask.cli import AppGroup
 
 from ..extensions import db
-from ..site import organisation_time_zone
+from ..imports.payment_reconciliation import payment_reconciliation_bundle
+from ..site import current_organisation, organisation_time_zone
 from . import services
 from . import stripe_gateway as gateway
 from .receipts import queue_receipts
@@ -65,21 +66,30 @@ def reconcile_command(since: datetime | None) -> None:
 @payments_cli.command("export")
 @click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
               help="The day to export, on the hospital's calendar (YYYY-MM-DD).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "fhir"]), default="csv", show_default=True,
+              help="csv or json rows, or fhir: a FHIR R4 Bundle of PaymentReconciliation resources.")
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
               help="Write to this file instead of standard output.")
 def export_command(day: datetime, fmt: str, output) -> None:  # noqa: ANN001 (a click file)
     """Write the day's posted payments and refunds for the hospital's billing system to post.
 
     Amounts are exact decimals in the currency's major unit (refunds negative), plus the same amount
-    in minor units; times are ISO 8601 in the hospital's time zone.
+    in minor units; times are ISO 8601 in the hospital's time zone. ``--format fhir`` writes the same rows
+    as a FHIR R4 collection Bundle, one PaymentReconciliation per payment or refund.
     """
     rows = services.export_rows(day.date(), organisation_time_zone())
     records = [{"type": row.kind, "statement": row.statement, "account": row.account,
                 "amount": str(row.amount.to_decimal()), "currency": row.amount.currency,
                 "amount_minor": row.amount.minor, "posted_at": row.at.isoformat(timespec="seconds"),
                 "stripe_id": row.stripe_id, "payment_reference": row.payment_reference} for row in rows]
-    if fmt == "json":
+    if fmt == "fhir":
+        organisation = current_organisation()
+        bundle = payment_reconciliation_bundle(rows, day=day.date(), time_zone=organisation_time_zone(),
+                                               organisation_name=organisation.name if organisation else None,
+                                               organisation_slug=organisation.slug if organisation else None)
+        json.dump(bundle, output, indent=2, ensure_ascii=False)
+        output.write("\n")
+    elif fmt == "json":
         json.dump(records, output, indent=2)
         output.write("\n")
     else:
