@@ -21,6 +21,7 @@ CODE_SYSTEMS = {
     "snomed": _l("SNOMED CT code"),
     "cvx": _l("Vaccine code (CVX)"),
     "ndc": _l("Drug code (NDC)"),
+    "rxnorm": _l("Drug code (RxNorm)"),
     # A billing system's own code, in a system the portal does not know (imported as it was sent).
     "local": _l("Hospital code"),
 }

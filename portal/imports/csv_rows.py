@@ -25,7 +25,7 @@ OPTIONAL = ("mailing_address", "language", "patient_given_name", "visit_end_date
             "currency", "allowed", "insurance_paid", "adjustment", "deductible", "copay", "coinsurance",
             "not_covered", "status")
 COLUMNS = REQUIRED + OPTIONAL
-CODE_SYSTEMS = ("cpt", "hcpcs", "revenue", "snomed", "cvx", "ndc", "local")
+CODE_SYSTEMS = ("cpt", "hcpcs", "revenue", "snomed", "cvx", "ndc", "rxnorm", "local")
 # What every row of one visit must agree on.
 VISIT_FIELDS = ("account_number", "patient_id", "visit_date", "visit_end_date", "facility", "department",
                 "provider", "payer", "statement_number", "statement_date", "due_date", "currency", "status")

@@ -12,6 +12,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -39,6 +40,7 @@ CODE_SYSTEMS = {
     "https://bluebutton.cms.gov/resources/variables/rev_cntr": "revenue",
     "http://hl7.org/fhir/sid/cvx": "cvx",
     "http://hl7.org/fhir/sid/ndc": "ndc",
+    "http://www.nlm.nih.gov/research/umls/rxnorm": "rxnorm",
     "http://snomed.info/sct": "snomed",
 }
 _PREFERENCE = {name: rank for rank, name in enumerate(dict.fromkeys(CODE_SYSTEMS.values()))}
@@ -435,8 +437,26 @@ class _Coverage:
     subscriber: dict | None
 
 
+@contextmanager
+def _reading(label: str) -> Iterator[None]:
+    """Report a resource of an unexpected shape (a list where FHIR has an object, text where a number
+    belongs…) as bad input naming it, instead of failing the whole run."""
+    try:
+        yield
+    except BadInput as error:
+        error.resource = error.resource or label
+        raise
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError, ArithmeticError) as error:
+        raise BadInput(f"a resource of the wrong shape ({type(error).__name__}: {str(error)[:80]})", label) from None
+
+
 def build_unit(file: str, label: str, index: Resources, members: list[dict], hospital: Hospital) -> Unit:
     """The accounts, patients and claims of these resources (looked up in ``index`` for references)."""
+    with _reading(label):
+        return _build_unit(file, label, index, members, hospital)
+
+
+def _build_unit(file: str, label: str, index: Resources, members: list[dict], hospital: Hospital) -> Unit:
     unit = Unit(file=file, label=label)
     zone = ZoneInfo(hospital.time_zone)
     claims, explanations = {}, []
@@ -448,26 +468,36 @@ def build_unit(file: str, label: str, index: Resources, members: list[dict], hos
             claims[_label(resource)] = resource
         elif kind == "ExplanationOfBenefit":
             explanations.append(resource)
-    guarantors = _guarantors(index, members)
+    with _reading(label):
+        guarantors = _guarantors(index, members)
     for resource in members:
         if resource["resourceType"] == "Patient":
-            _add_patient(unit, resource, guarantors, index, hospital)
+            with _reading(_label(resource)):
+                _add_patient(unit, resource, guarantors, index, hospital)
     explained = set()
     for eob in explanations:
-        claim = index.get(eob.get("claim"), eob, "Claim")
-        claim_key = index.key(eob.get("claim"), "Claim") if eob.get("claim") else None
-        key = f"fhir:{claim_key}" if claim_key and claim_key.startswith("Claim/") else f"fhir:{_label(eob)}"
-        if key in explained:
-            unit.skipped.append(Skipped(_label(eob), "a second explanation of benefit for the same claim "
-                                                     "(secondary insurance is billed by the office by hand)"))
-            continue
-        explained.add(key)
-        if claim is not None:
-            claims.pop(_label(claim), None)
-        _add_claim(unit, key, eob, claim, index, guarantors, hospital, zone)
+        with _reading(_label(eob)):
+            _add_explained(unit, eob, index, guarantors, hospital, zone, claims, explained)
     for claim in claims.values():
-        _add_claim(unit, f"fhir:{_label(claim)}", None, claim, index, guarantors, hospital, zone)
+        with _reading(_label(claim)):
+            _add_claim(unit, f"fhir:{_label(claim)}", None, claim, index, guarantors, hospital, zone)
     return unit
+
+
+def _add_explained(unit: Unit, eob: dict, index: Resources, guarantors: dict[str, str], hospital: Hospital,
+                   zone: ZoneInfo, claims: dict[str, dict], explained: set[str]) -> None:
+    """Add the claim an explanation of benefit decides (the Claim, if in the file, is then done with)."""
+    claim = index.get(eob.get("claim"), eob, "Claim")
+    claim_key = index.key(eob.get("claim"), "Claim") if eob.get("claim") else None
+    key = f"fhir:{claim_key}" if claim_key and claim_key.startswith("Claim/") else f"fhir:{_label(eob)}"
+    if key in explained:
+        unit.skipped.append(Skipped(_label(eob), "a second explanation of benefit for the same claim "
+                                                 "(secondary insurance is billed by the office by hand)"))
+        return
+    explained.add(key)
+    if claim is not None:
+        claims.pop(_label(claim), None)
+    _add_claim(unit, key, eob, claim, index, guarantors, hospital, zone)
 
 
 def _guarantors(index: Resources, members: list[dict]) -> dict[str, str]:
@@ -609,7 +639,8 @@ def _add_claim(unit: Unit, key: str, eob: dict | None, claim: dict | None, index
                 encounter = encounter or index.get(reference, kind="Encounter")
     visit = _visit_facts(eob, claim, encounter, index, hospital, zone, label)
     lines, fee_code = _lines(eob if eob is not None else claim, coverage.payer is not None, visit, read, zone, label)
-    lines = _with_visit_fee(lines, eob, claim, coverage.payer is not None, fee_code, encounter, visit, read, label)
+    lines = _with_visit_fee(lines, eob, claim, coverage.payer is not None, fee_code, encounter, visit, read, label,
+                            index)
     if not lines:
         unit.skipped.append(Skipped(label, "nothing is charged on it"))
         return
@@ -739,7 +770,7 @@ def _total(resource: dict | None, category: str, read: _Money) -> int | None:
 
 def _with_visit_fee(lines: list[LineRecord], eob: dict | None, claim: dict | None, insured: bool,
                     fee_code: tuple[str, str, str] | None, encounter: dict | None, visit: tuple, read: _Money,
-                    label: str) -> list[LineRecord]:
+                    label: str, index: Resources) -> list[LineRecord]:
     """Add the part of the claim's total that no line carries (Synthea prices the visit itself only in the
     total) as a line of its own, so that the statement adds up to the claim.
 
@@ -760,6 +791,11 @@ def _with_visit_fee(lines: list[LineRecord], eob: dict | None, claim: dict | Non
         raise BadInput("its priced lines add up to more than its total", label)
     if fee == 0:
         return lines
+    prescription = next((index.get(r.get("prescription"), r, "MedicationRequest") for r in (claim, eob)
+                         if r is not None and r.get("prescription")), None)
+    if prescription is not None and _coding(prescription.get("medicationCodeableConcept")):
+        # A pharmacy claim is for the medicine, though Synthea's item names the visit it was prescribed in.
+        fee_code = _coding(prescription["medicationCodeableConcept"])
     if fee_code is None:
         coded = _coding(((encounter or {}).get("type") or [None])[0])
         if coded is None:
