@@ -372,7 +372,8 @@ def _paths(node, path=()):  # noqa: ANN001, ANN202
 
 _JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8)
                      | st.decimals(allow_nan=False, allow_infinity=False, places=3),
-                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.text(max_size=6), inner, max_size=3),
                      max_leaves=6)
 _TEMPLATE = fb.checkup_bundle()
 _PLACES = list(_paths(_TEMPLATE))[1:]

@@ -3,68 +3,30 @@
 What a statement needs is spread over several resources: the ``ExplanationOfBenefit`` (what was charged and
 how the insurer decided, line by line), its ``Claim`` and ``Encounter`` (where, when and by whom), the
 ``Patient`` (who) and the ``Coverage`` (which insurer, and who the policy holder is). The rules for the
-messy parts of real exports are in the docstrings below and in the README's "Importing bills" section.
+messy parts of real exports are in the docstrings below and in the README's "Importing bills" section;
+reading single values (references, dates, codes, Money) is in ``fhir_values.py``.
 """
 from __future__ import annotations
 
 import json
 import os
-import re
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from ..i18n import locale_from_header
-from .amounts import settle_insured, settle_self_pay, to_minor
+from .amounts import settle_insured, settle_self_pay
+from .fhir_values import (MoneyReader, Resources, adjudicated_amounts, best_coding, clean_text, fhir_day, fhir_period,
+                          human_name, insurer_paid, postal_address, practitioner_name, resource_label, tidy_name)
 from .records import AccountRecord, BadInput, ClaimRecord, LineRecord, PatientRecord, Skipped, Unit
 
 BUNDLE_TYPES = ("collection", "transaction", "batch", "searchset", "transaction-response", "batch-response")
 # Resource types the importer reads; everything else in a bundle (clinical data) is counted and left alone.
 BILLING_TYPES = ("Patient", "Coverage", "Organization", "Practitioner", "Encounter", "Claim",
                  "ExplanationOfBenefit", "Location")
-
-# Line code systems the portal names (its dictionary and templates), by their FHIR system URIs. The order
-# is the preference when a line carries several codings: billing codes before clinical ones.
-CODE_SYSTEMS = {
-    "http://www.ama-assn.org/go/cpt": "cpt",
-    "urn:oid:2.16.840.1.113883.6.12": "cpt",
-    "https://bluebutton.cms.gov/resources/codesystem/hcpcs": "hcpcs",
-    "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets": "hcpcs",
-    "urn:oid:2.16.840.1.113883.6.285": "hcpcs",
-    "https://www.nubc.org/CodeSystem/RevenueCodes": "revenue",
-    "http://terminology.hl7.org/CodeSystem/ex-revenue-center": "revenue",
-    "https://bluebutton.cms.gov/resources/variables/rev_cntr": "revenue",
-    "http://hl7.org/fhir/sid/cvx": "cvx",
-    "http://hl7.org/fhir/sid/ndc": "ndc",
-    "http://www.nlm.nih.gov/research/umls/rxnorm": "rxnorm",
-    "http://snomed.info/sct": "snomed",
-}
-_PREFERENCE = {name: rank for rank, name in enumerate(dict.fromkeys(CODE_SYSTEMS.values()))}
-
-# Adjudication categories, matched by system and code (never by display text), to what the portal calls
-# them. "paid" is the insurer's payment; "nch_paid" (Medicare's) counts only when no other payment is given.
-_HL7 = "http://terminology.hl7.org/CodeSystem/adjudication"
-_CARIN = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBAdjudication"
-_BLUE_BUTTON = "https://bluebutton.cms.gov/resources/codesystem/adjudication"
-_BLUE_BUTTON_VARIABLES = "https://bluebutton.cms.gov/resources/variables/"
-CATEGORIES = {
-    (_HL7, "submitted"): "submitted", (_HL7, "eligible"): "allowed", (_HL7, "benefit"): "paid",
-    (_HL7, "deductible"): "deductible", (_HL7, "copay"): "copay",
-    (_CARIN, "submitted"): "submitted", (_CARIN, "eligible"): "allowed", (_CARIN, "benefit"): "paid",
-    (_CARIN, "paidtoprovider"): "paid", (_CARIN, "paidtopatient"): "paid_to_patient",
-    (_CARIN, "priorpayerpaid"): "prior_payer", (_CARIN, "coinsurance"): "coinsurance",
-    (_CARIN, "copay"): "copay", (_CARIN, "deductible"): "deductible", (_CARIN, "noncovered"): "not_covered",
-    (_CARIN, "discount"): "discount",
-    (_BLUE_BUTTON, "line_sbmtd_chrg_amt"): "submitted", (_BLUE_BUTTON, "line_alowd_chrg_amt"): "allowed",
-    (_BLUE_BUTTON, "line_prvdr_pmt_amt"): "paid", (_BLUE_BUTTON, "line_nch_pmt_amt"): "nch_paid",
-    (_BLUE_BUTTON, "line_bene_pmt_amt"): "paid_to_patient",
-    (_BLUE_BUTTON, "line_bene_prmry_pyr_pd_amt"): "prior_payer",
-    (_BLUE_BUTTON, "line_coinsrnc_amt"): "coinsurance", (_BLUE_BUTTON, "line_bene_ptb_ddctbl_amt"): "deductible",
-}
 
 # Coverage that means "no insurance": Synthea's payor display, and the HL7 self-pay coverage code.
 _SELF_PAY_WORDS = {"no_insurance", "no insurance", "self-pay", "self pay", "selfpay", "uninsured"}
@@ -81,13 +43,6 @@ DEPARTMENTS = {
 VISIT_FEE_REVENUE = {"EMER": ("0450", "Emergency room visit"), "IMP": ("0100", "Room and board"),
                      "ACUTE": ("0100", "Room and board"), "OBSENC": ("0762", "Observation room")}
 DEFAULT_VISIT_FEE = ("0510", "Clinic visit")
-
-# SNOMED CT displays end in a semantic tag, "(procedure)", that means nothing on a bill.
-_SEMANTIC_TAG = re.compile(r"\s*\((procedure|finding|regime/therapy|situation|observable entity|qualifier value|"
-                           r"substance|product|physical object|disorder|event|record artifact)\)\s*$", re.I)
-_REFERENCE = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
-_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
-
 
 @dataclass(frozen=True)
 class Hospital:
@@ -161,7 +116,7 @@ def unit_from_document(document: object, file: str, hospital: Hospital) -> Unit:
         raise BadInput("not a FHIR resource or Bundle", file=file)
     if document["resourceType"] != "Bundle":
         entries = [(None, document)]
-        label = _label(document)
+        label = resource_label(document)
     else:
         if document.get("type") not in BUNDLE_TYPES:
             raise BadInput(f"a Bundle of type {str(document.get('type'))[:30]!r} holds no bills to import "
@@ -228,207 +183,6 @@ def _units_from_ndjson(paths: list[str], hospital: Hospital) -> Iterator[Unit | 
             yield error
 
 
-# --- References -----------------------------------------------------------------------------------------
-
-class Resources:
-    """The resources of a bundle (or of NDJSON files), found by the references FHIR allows: a bundle's
-    fullUrl (``urn:uuid:…``), ``Type/id``, an absolute URL ending in ``Type/id``, or ``#id`` for a contained one."""
-
-    def __init__(self, entries: Iterable[tuple[str | None, dict]]) -> None:
-        self.by_reference: dict[str, dict] = {}
-        # NDJSON has no fullUrls, yet its resources may still say "urn:uuid:<id>".
-        self.by_uuid: dict[str, dict] = {}
-        for full_url, resource in entries:
-            if full_url:
-                self.by_reference[str(full_url)] = resource
-            if resource.get("id"):
-                self.by_reference[f"{resource['resourceType']}/{resource['id']}"] = resource
-                self.by_uuid.setdefault(f"urn:uuid:{resource['id']}", resource)
-
-    def get(self, reference: object, container: dict | None = None, kind: str | None = None) -> dict | None:
-        text = reference.get("reference") if isinstance(reference, dict) else None
-        if not isinstance(text, str):
-            return None
-        found = None
-        if text.startswith("#"):
-            for contained in (container or {}).get("contained", []) or []:
-                if isinstance(contained, dict) and contained.get("id") == text[1:]:
-                    found = contained
-        else:
-            found = self.by_reference.get(text) or self.by_uuid.get(text)
-            if found is None:
-                match = _REFERENCE.search(text)
-                if match:
-                    found = self.by_reference.get(f"{match[1]}/{match[2]}")
-        if found is not None and kind and found.get("resourceType") != kind:
-            return None
-        return found
-
-    def key(self, reference: object, kind: str | None = None) -> str | None:
-        """The ``Type/id`` a reference names, whether or not the resource is here. A ``urn:uuid:`` reference
-        to a resource not in the file names ``kind/uuid`` when the element can only refer to one ``kind``
-        (Synthea and many exporters use the resource id as the uuid)."""
-        found = self.get(reference)
-        if found is not None and found.get("id"):
-            return f"{found['resourceType']}/{found['id']}"
-        text = reference.get("reference") if isinstance(reference, dict) else None
-        if not isinstance(text, str):
-            return None
-        if kind and text.startswith("urn:uuid:") and 0 < len(text) - 9 <= 64:
-            return f"{kind}/{text[9:]}"
-        match = _REFERENCE.search(text)
-        return f"{match[1]}/{match[2]}" if match else None
-
-
-def _label(resource: dict) -> str:
-    return f"{resource.get('resourceType')}/{resource.get('id', '?')}"
-
-
-# --- Small readers --------------------------------------------------------------------------------------
-
-def _text(value: object, limit: int) -> str:
-    return " ".join(value.split())[:limit] if isinstance(value, str) else ""
-
-
-def _tidy_name(text: str) -> str:
-    # Billing systems often shout: "BEVERLY HOSPITAL CORPORATION" reads better as "Beverly Hospital Corporation".
-    return text.title() if text.isupper() else text
-
-
-def _human_name(resource: dict) -> tuple[str, str]:
-    names = [n for n in resource.get("name") or [] if isinstance(n, dict)]
-    chosen = next((n for n in names if n.get("use") in ("official", "usual")), names[0] if names else {})
-    given = " ".join(g for g in chosen.get("given") or [] if isinstance(g, str))
-    family = chosen.get("family") if isinstance(chosen.get("family"), str) else ""
-    if not given and not family and isinstance(chosen.get("text"), str):
-        given, _, family = chosen["text"].rpartition(" ")
-    return _text(given, 100), _text(family, 100)
-
-
-def _practitioner_name(resource: dict) -> str:
-    names = [n for n in resource.get("name") or [] if isinstance(n, dict)]
-    chosen = names[0] if names else {}
-    prefix = " ".join(p for p in chosen.get("prefix") or [] if isinstance(p, str))
-    given, family = _human_name(resource)
-    return _text(" ".join(part for part in (prefix, given, family) if part), 200)
-
-
-def _address(resource: dict) -> str:
-    for address in resource.get("address") or []:
-        if not isinstance(address, dict):
-            continue
-        if isinstance(address.get("text"), str):
-            return address["text"].strip()
-        lines = [line for line in address.get("line") or [] if isinstance(line, str)]
-        place = " ".join(p for p in (address.get("city"), address.get("state"), address.get("postalCode"))
-                         if isinstance(p, str))
-        return "\n".join(lines + ([place] if place else []))
-    return ""
-
-
-def _moment(value: object, zone: ZoneInfo, what: str) -> date:
-    """A FHIR date or dateTime as a day on the hospital's calendar."""
-    if not isinstance(value, str):
-        raise BadInput(f"{what} is not a date")
-    partial = _PARTIAL_DATE.match(value)
-    if partial:
-        return date(int(partial[1]), int(partial[2] or 1), 1)
-    try:
-        if "T" not in value:
-            return date.fromisoformat(value)
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadInput(f"{what} is not a date: {value[:40]!r}") from None
-    return moment.astimezone(zone).date() if moment.tzinfo else moment.date()
-
-
-def _period(value: object, zone: ZoneInfo, what: str) -> tuple[date, date | None] | None:
-    if not isinstance(value, dict) or not value.get("start"):
-        return None
-    start = _moment(value["start"], zone, f"{what}.start")
-    end = _moment(value["end"], zone, f"{what}.end") if value.get("end") else None
-    return start, (end if end and end > start else None)
-
-
-def describe(display: str, code_system: str, code: str) -> str:
-    """A line's description from its coding's display text (a plain fallback when the dictionary lacks it)."""
-    text = _SEMANTIC_TAG.sub("", " ".join(display.split()))
-    if not text:
-        return f"{code_system.upper()} {code}"
-    return (text[0].upper() + text[1:])[:300]
-
-
-def _coding(concept: object) -> tuple[str, str, str] | None:
-    """The best (code system, code, description) of a CodeableConcept; unknown systems count as "local"."""
-    if not isinstance(concept, dict):
-        return None
-    codings = [c for c in concept.get("coding") or [] if isinstance(c, dict) and isinstance(c.get("code"), str)]
-    if not codings:
-        return None
-    coding = min(codings, key=lambda c: _PREFERENCE.get(CODE_SYSTEMS.get(c.get("system")), len(_PREFERENCE)))
-    system = CODE_SYSTEMS.get(coding.get("system"), "local")
-    code = coding["code"].strip()
-    if not code or len(code) > 20:
-        raise BadInput(f"the service code {code[:30]!r} is empty or longer than 20 characters")
-    display = coding.get("display") if isinstance(coding.get("display"), str) else concept.get("text")
-    return system, code, describe(display if isinstance(display, str) else "", system, code)
-
-
-def _category(adjudication: dict) -> str | None:
-    for coding in (adjudication.get("category") or {}).get("coding") or []:
-        if not isinstance(coding, dict):
-            continue
-        system, code = coding.get("system"), coding.get("code")
-        if not isinstance(code, str):
-            continue
-        if code.startswith(_BLUE_BUTTON_VARIABLES):
-            system, code = _BLUE_BUTTON, code[len(_BLUE_BUTTON_VARIABLES):]
-        elif isinstance(system, str) and system.startswith(_BLUE_BUTTON_VARIABLES):
-            system = _BLUE_BUTTON
-        if (system, code) in CATEGORIES:
-            return CATEGORIES[(system, code)]
-    return None
-
-
-class _Money:
-    """Reads FHIR Money values into minor units of the hospital's currency, checking each one's currency."""
-
-    def __init__(self, currency: str, resource: str) -> None:
-        self.currency, self.resource = currency, resource
-        self.rounded = 0
-
-    def __call__(self, money: object, what: str) -> int:
-        if not isinstance(money, dict) or "value" not in money:
-            raise BadInput(f"{what} is not a Money value", self.resource)
-        currency = money.get("currency", self.currency)
-        if currency != self.currency:
-            raise BadInput(f"{what} is in {str(currency)[:8]}, but this hospital bills in {self.currency}",
-                           self.resource)
-        try:
-            minor = to_minor(money["value"], self.currency, what=what)
-        except BadInput as error:
-            raise BadInput(error.reason, self.resource) from None
-        if isinstance(money["value"], Decimal) and money["value"].as_tuple().exponent < -2:
-            self.rounded += 1
-        return minor
-
-
-def _adjudicated(adjudications: object, read: _Money, what: str) -> dict[str, int]:
-    amounts: Counter[str] = Counter()
-    for adjudication in adjudications or []:
-        if not isinstance(adjudication, dict) or "amount" not in adjudication:
-            continue  # a reason code or a percentage, not money
-        category = _category(adjudication)
-        if category:
-            amounts[category] += read(adjudication["amount"], f"{what} adjudication {category}")
-    return dict(amounts)
-
-
-def _insurer_paid(amounts: dict[str, int]) -> int:
-    paid = amounts.get("paid", amounts.get("nch_paid", 0))
-    return paid + amounts.get("paid_to_patient", 0) + amounts.get("prior_payer", 0)
-
-
 # --- Building a unit ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -465,22 +219,22 @@ def _build_unit(file: str, label: str, index: Resources, members: list[dict], ho
         if kind not in BILLING_TYPES:
             unit.ignored[kind] = unit.ignored.get(kind, 0) + 1
         elif kind == "Claim":
-            claims[_label(resource)] = resource
+            claims[resource_label(resource)] = resource
         elif kind == "ExplanationOfBenefit":
             explanations.append(resource)
     with _reading(label):
         guarantors = _guarantors(index, members)
     for resource in members:
         if resource["resourceType"] == "Patient":
-            with _reading(_label(resource)):
+            with _reading(resource_label(resource)):
                 _add_patient(unit, resource, guarantors, index, hospital)
     explained = set()
     for eob in explanations:
-        with _reading(_label(eob)):
+        with _reading(resource_label(eob)):
             _add_explained(unit, eob, index, guarantors, hospital, zone, claims, explained)
     for claim in claims.values():
-        with _reading(_label(claim)):
-            _add_claim(unit, f"fhir:{_label(claim)}", None, claim, index, guarantors, hospital, zone)
+        with _reading(resource_label(claim)):
+            _add_claim(unit, f"fhir:{resource_label(claim)}", None, claim, index, guarantors, hospital, zone)
     return unit
 
 
@@ -489,14 +243,14 @@ def _add_explained(unit: Unit, eob: dict, index: Resources, guarantors: dict[str
     """Add the claim an explanation of benefit decides (the Claim, if in the file, is then done with)."""
     claim = index.get(eob.get("claim"), eob, "Claim")
     claim_key = index.key(eob.get("claim"), "Claim") if eob.get("claim") else None
-    key = f"fhir:{claim_key}" if claim_key and claim_key.startswith("Claim/") else f"fhir:{_label(eob)}"
+    key = f"fhir:{claim_key}" if claim_key and claim_key.startswith("Claim/") else f"fhir:{resource_label(eob)}"
     if key in explained:
-        unit.skipped.append(Skipped(_label(eob), "a second explanation of benefit for the same claim "
+        unit.skipped.append(Skipped(resource_label(eob), "a second explanation of benefit for the same claim "
                                                  "(secondary insurance is billed by the office by hand)"))
         return
     explained.add(key)
     if claim is not None:
-        claims.pop(_label(claim), None)
+        claims.pop(resource_label(claim), None)
     _add_claim(unit, key, eob, claim, index, guarantors, hospital, zone)
 
 
@@ -518,16 +272,16 @@ def _guarantors(index: Resources, members: list[dict]) -> dict[str, str]:
 
 def _add_patient(unit: Unit, resource: dict, guarantors: dict[str, str], index: Resources,
                  hospital: Hospital) -> None:
-    label = _label(resource)
+    label = resource_label(resource)
     if not resource.get("id"):
         raise BadInput("a Patient without an id cannot be found again on the next import", label)
     key = f"fhir:{label}"
-    given, family = _human_name(resource)
+    given, family = human_name(resource)
     if not family and not given:
         raise BadInput("the patient has no name", label)
     if not resource.get("birthDate"):
         raise BadInput("the patient has no birthDate, which patients need to find their bill", label)
-    birth_date = _moment(resource["birthDate"], ZoneInfo("UTC"), "birthDate")
+    birth_date = fhir_day(resource["birthDate"], ZoneInfo("UTC"), "birthDate")
     mrn = None
     for identifier in resource.get("identifier") or []:
         if not isinstance(identifier, dict) or not isinstance(identifier.get("value"), str):
@@ -536,15 +290,15 @@ def _add_patient(unit: Unit, resource: dict, guarantors: dict[str, str], index: 
         if "MR" in codes:
             mrn = identifier["value"]
             break
-    mrn = _text(mrn or resource["id"], 40)
+    mrn = clean_text(mrn or resource["id"], 40)
     account_key = guarantors.get(key, key)
     unit.patients[key] = PatientRecord(key, account_key, mrn, given, family, birth_date)
     if account_key == key or account_key not in unit.accounts:
         holder = resource if account_key == key else index.get({"reference": account_key[5:]}, kind="Patient")
         if holder is not None:
-            holder_given, holder_family = _human_name(holder)
+            holder_given, holder_family = human_name(holder)
             unit.accounts[account_key] = AccountRecord(
-                account_key, _text(f"{holder_given} {holder_family}".strip(), 200), _address(holder),
+                account_key, clean_text(f"{holder_given} {holder_family}".strip(), 200), postal_address(holder),
                 _language(holder, hospital))
 
 
@@ -577,7 +331,7 @@ def _coverage(resource: dict, index: Resources) -> _Coverage:
         for payor in coverage.get("payor") or []:
             organisation = index.get(payor, coverage, "Organization")
             if organisation is not None and isinstance(organisation.get("name"), str):
-                payer = _tidy_name(organisation["name"])
+                payer = tidy_name(organisation["name"])
             elif isinstance(payor, dict) and isinstance(payor.get("display"), str):
                 words.append(payor["display"])
         kind = coverage.get("type") or {}
@@ -592,7 +346,7 @@ def _coverage(resource: dict, index: Resources) -> _Coverage:
         insurer = resource.get("insurer") or {}
         named = index.get(insurer, resource, "Organization")
         if named is not None and isinstance(named.get("name"), str):
-            payer = _tidy_name(named["name"])
+            payer = tidy_name(named["name"])
         else:
             text = next((w for w in words if w.strip()), insurer.get("display") if isinstance(insurer, dict) else "")
             text = " ".join(str(text or "").replace("_", " ").split())
@@ -603,7 +357,7 @@ def _coverage(resource: dict, index: Resources) -> _Coverage:
 def _add_claim(unit: Unit, key: str, eob: dict | None, claim: dict | None, index: Resources,
                guarantors: dict[str, str], hospital: Hospital, zone: ZoneInfo) -> None:
     source = eob if eob is not None else claim
-    label = _label(source)
+    label = resource_label(source)
     status, use = source.get("status"), source.get("use", "claim")
     if use in ("preauthorization", "predetermination"):
         unit.skipped.append(Skipped(label, f"a {use}, not a bill"))
@@ -631,7 +385,7 @@ def _add_claim(unit: Unit, key: str, eob: dict | None, claim: dict | None, index
         unit.claims.append(ClaimRecord(key, label, patient_key, account_key, hospital.currency, date.min, None,
                                        "", "", "", None, (), cancelled=True))
         return
-    read = _Money(hospital.currency, label)
+    read = MoneyReader(hospital.currency, label)
     encounter = None
     for item in [*(eob or {}).get("item", []), *(claim or {}).get("item", [])]:
         if isinstance(item, dict):
@@ -654,23 +408,23 @@ def _visit_facts(eob: dict | None, claim: dict | None, encounter: dict | None, i
     """When (the encounter's period, else the claim's billable period, else when it was made), where, which
     department and which clinician."""
     sources = [r for r in (claim, eob) if r is not None]
-    period = _period(encounter.get("period"), zone, "Encounter.period") if encounter else None
+    period = fhir_period(encounter.get("period"), zone, "Encounter.period") if encounter else None
     for resource in sources:
-        period = period or _period(resource.get("billablePeriod"), zone, "billablePeriod")
+        period = period or fhir_period(resource.get("billablePeriod"), zone, "billablePeriod")
     if period is None:
         served = []
         for resource in sources:
             for item in resource.get("item") or []:
                 if isinstance(item, dict) and item.get("servicedDate"):
-                    served.append(_moment(item["servicedDate"], zone, "servicedDate"))
-                elif isinstance(item, dict) and _period(item.get("servicedPeriod"), zone, "servicedPeriod"):
-                    served.append(_period(item["servicedPeriod"], zone, "servicedPeriod")[0])
+                    served.append(fhir_day(item["servicedDate"], zone, "servicedDate"))
+                elif isinstance(item, dict) and fhir_period(item.get("servicedPeriod"), zone, "servicedPeriod"):
+                    served.append(fhir_period(item["servicedPeriod"], zone, "servicedPeriod")[0])
         period = (min(served), max(served) if max(served) > min(served) else None) if served else None
     if period is None:
         created = next((r.get("created") for r in sources if r.get("created")), None)
         if created is None:
             raise BadInput("no date: it has no encounter period, billable period or created date", label)
-        period = (_moment(created, zone, "created"), None)
+        period = (fhir_day(created, zone, "created"), None)
     facility = ""
     if encounter is not None:
         place = index.get(encounter.get("serviceProvider"), kind="Organization")
@@ -686,16 +440,17 @@ def _visit_facts(eob: dict | None, claim: dict | None, encounter: dict | None, i
     for participant in (encounter or {}).get("participant") or []:
         person = index.get((participant or {}).get("individual"), kind="Practitioner")
         if person is not None and not provider:
-            provider = _practitioner_name(person)
+            provider = practitioner_name(person)
     for resource in sources:
-        for reference in [resource.get("provider"), *[(t or {}).get("provider") for t in resource.get("careTeam") or []]]:
+        team = [(member or {}).get("provider") for member in resource.get("careTeam") or []]
+        for reference in [resource.get("provider"), *team]:
             person = index.get(reference, resource, "Practitioner")
             if person is not None and not provider:
-                provider = _practitioner_name(person)
-    return (period[0], period[1], _tidy_name(_text(facility, 200)) or hospital.name, department, provider)
+                provider = practitioner_name(person)
+    return (period[0], period[1], tidy_name(clean_text(facility, 200)) or hospital.name, department, provider)
 
 
-def _item_price(item: dict, read: _Money, what: str, adjudicated: dict[str, int]) -> int | None:
+def _item_price(item: dict, read: MoneyReader, what: str, adjudicated: dict[str, int]) -> int | None:
     if "submitted" in adjudicated:
         return adjudicated["submitted"]
     if "net" in item:
@@ -717,7 +472,7 @@ def _quantity(item: dict, what: str, label: str) -> int:
     return max(1, int(Decimal(value).to_integral_value()))
 
 
-def _lines(source: dict, insured: bool, visit: tuple, read: _Money, zone: ZoneInfo,
+def _lines(source: dict, insured: bool, visit: tuple, read: MoneyReader, zone: ZoneInfo,
            label: str) -> tuple[list[LineRecord], tuple[str, str, str] | None]:
     """The priced items of an EOB (or a self-pay claim) as lines, and the code of the item that names the
     visit itself (an unpriced item pointing at the encounter), for the visit fee."""
@@ -728,10 +483,10 @@ def _lines(source: dict, insured: bool, visit: tuple, read: _Money, zone: ZoneIn
             raise BadInput(f"item {position + 1} is not an object", label)
         what = f"item {item.get('sequence', position + 1)}"
         try:
-            coded = _coding(item.get("productOrService"))
+            coded = best_coding(item.get("productOrService"))
         except BadInput as error:
             raise BadInput(f"{what}: {error.reason}", label) from None
-        adjudicated = _adjudicated(item.get("adjudication"), read, what)
+        adjudicated = adjudicated_amounts(item.get("adjudication"), read, what)
         charge = _item_price(item, read, what, adjudicated)
         if charge is None:
             if item.get("encounter") and coded and fee_code is None:
@@ -741,15 +496,15 @@ def _lines(source: dict, insured: bool, visit: tuple, read: _Money, zone: ZoneIn
             raise BadInput(f"{what} is priced but has no productOrService code", label)
         served = None
         if item.get("servicedDate"):
-            served = _moment(item["servicedDate"], zone, f"{what} servicedDate")
+            served = fhir_day(item["servicedDate"], zone, f"{what} servicedDate")
         elif isinstance(item.get("servicedPeriod"), dict) and item["servicedPeriod"].get("start"):
-            served = _moment(item["servicedPeriod"]["start"], zone, f"{what} servicedPeriod")
+            served = fhir_day(item["servicedPeriod"]["start"], zone, f"{what} servicedPeriod")
         # A line dated outside its visit is an export error (Synthea's are years off): the visit's date holds.
         if served is None or not first <= served <= last:
             served = first
         if insured:
             parts = {name: adjudicated.get(name, 0) for name in ("deductible", "copay", "coinsurance", "not_covered")}
-            amounts = settle_insured(charge, adjudicated.get("allowed"), _insurer_paid(adjudicated), parts,
+            amounts = settle_insured(charge, adjudicated.get("allowed"), insurer_paid(adjudicated), parts,
                                      rounded=read.rounded, what=what, resource=label)
         else:
             amounts = settle_self_pay(charge, adjudicated.get("discount", 0), what=what, resource=label)
@@ -758,18 +513,18 @@ def _lines(source: dict, insured: bool, visit: tuple, read: _Money, zone: ZoneIn
     return lines, fee_code
 
 
-def _total(resource: dict | None, category: str, read: _Money) -> int | None:
+def _total(resource: dict | None, category: str, read: MoneyReader) -> int | None:
     if resource is None:
         return None
     total = resource.get("total")
     if isinstance(total, dict):  # a Claim's total is one Money
         return read(total, "total") if category == "submitted" else None
-    amounts = _adjudicated(total, read, "total")
+    amounts = adjudicated_amounts(total, read, "total")
     return amounts.get(category)
 
 
 def _with_visit_fee(lines: list[LineRecord], eob: dict | None, claim: dict | None, insured: bool,
-                    fee_code: tuple[str, str, str] | None, encounter: dict | None, visit: tuple, read: _Money,
+                    fee_code: tuple[str, str, str] | None, encounter: dict | None, visit: tuple, read: MoneyReader,
                     label: str, index: Resources) -> list[LineRecord]:
     """Add the part of the claim's total that no line carries (Synthea prices the visit itself only in the
     total) as a line of its own, so that the statement adds up to the claim.
@@ -793,11 +548,11 @@ def _with_visit_fee(lines: list[LineRecord], eob: dict | None, claim: dict | Non
         return lines
     prescription = next((index.get(r.get("prescription"), r, "MedicationRequest") for r in (claim, eob)
                          if r is not None and r.get("prescription")), None)
-    if prescription is not None and _coding(prescription.get("medicationCodeableConcept")):
+    if prescription is not None and best_coding(prescription.get("medicationCodeableConcept")):
         # A pharmacy claim is for the medicine, though Synthea's item names the visit it was prescribed in.
-        fee_code = _coding(prescription["medicationCodeableConcept"])
+        fee_code = best_coding(prescription["medicationCodeableConcept"])
     if fee_code is None:
-        coded = _coding(((encounter or {}).get("type") or [None])[0])
+        coded = best_coding(((encounter or {}).get("type") or [None])[0])
         if coded is None:
             code, name = VISIT_FEE_REVENUE.get(((encounter or {}).get("class") or {}).get("code"), DEFAULT_VISIT_FEE)
             coded = ("revenue", code, name)
