@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from portal.audit.models import AuditEvent
 from portal.billing.models import Account, LineItem, Patient, Statement, Visit
 from portal.billing.services import summary_for
 from portal.extensions import db
@@ -227,6 +228,10 @@ def test_a_corrected_claim_updates_its_statement_and_discards_its_cached_pdf(run
     assert [fee.id, flu.id] == line_ids and flu.charge == 15000 and flu.coinsurance == 3000
     assert fee.visit.statement.number == statement.number
     assert not Path(cached).exists()
+    actions = db.session.execute(select(AuditEvent.action, AuditEvent.actor_kind, AuditEvent.subject_id)
+                                 .order_by(AuditEvent.id)).all()
+    assert [tuple(a) for a in actions] == [("statement.imported", "import", statement.id),
+                                           ("statement.corrected_by_import", "import", statement.id)]
 
 
 def test_a_cancelled_claim_takes_its_visit_off_the_statement(runner, hospital, tmp_path):

@@ -15,7 +15,8 @@ class AuditEvent(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    # "patient", "staff", "supervisor", "guest" (quick pay) or "anonymous".
+    # "patient", "staff", "supervisor", "guest" (quick pay), "anonymous", or "import" (bills from the billing
+    # system, `flask import`).
     actor_kind: Mapped[str] = mapped_column(String(16))
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     action: Mapped[str] = mapped_column(String(64))

@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, select, update
 
+from ..audit.services import record
 from ..billing.models import Account, LineItem, Organisation, Patient, Statement, Visit
 from ..extensions import db
 from ..glossary.services import describe_codes, normalise_code
@@ -120,7 +121,25 @@ def load_unit(unit: Unit, organisation: Organisation, *, now: datetime | None = 
                            f"imported before", claim.resource)
         _apply_claim(claim, known.get(claim.key), patient, organisation, unit.file, counts, now, cache)
     db.session.flush()
+    _audit(counts)
     return counts
+
+
+def _audit(counts: Counts) -> None:
+    """One audit event per statement the import made, changed or removed: bills change under the patient's
+    eyes only with a record of when and by what."""
+    touched = counts.new_statements | counts.changed_statements | counts.removed_statements
+    if not touched:
+        return
+    ids = dict(db.session.execute(select(Statement.number, Statement.id).where(Statement.number.in_(touched))).all())
+    for number in sorted(touched):
+        if number in counts.removed_statements:
+            action = "statement.removed_by_import"
+        elif number in counts.new_statements:
+            action = "statement.imported"
+        else:
+            action = "statement.corrected_by_import"
+        record(action, actor_kind="import", subject_type="statement", subject_id=ids.get(number))
 
 
 def _accounts(unit: Unit, organisation: Organisation, counts: Counts) -> dict[str, Account]:
