@@ -409,3 +409,17 @@ def test_any_mangled_resource_is_reported_never_a_crash_and_never_half_written(h
     for model in (ImportedClaim, LineItem, Visit, Statement, Patient, Account):
         db.session.query(model).delete()
     db.session.commit()
+
+
+@pytest.mark.parametrize("kind", ["collection", "transaction", "batch", "searchset"])
+def test_every_kind_of_bundle_that_carries_resources_is_read(runner, hospital, tmp_path, kind):
+    bundle = fb.checkup_bundle()
+    bundle["type"] = kind
+    result = run(runner, "fhir", str(fb.write(tmp_path / f"{kind}.json", bundle)))
+    assert result.exit_code == 0 and "claims:     1 new" in result.output, result.output
+
+
+def test_a_single_resource_file_is_read_as_a_bundle_of_one(runner, hospital, tmp_path):
+    patient_only = fb.write(tmp_path / "patient.json", fb.patient("solo", family="Okafor"))
+    result = run(runner, "fhir", str(patient_only))
+    assert result.exit_code == 0 and "patients:   1 created" in result.output, result.output
