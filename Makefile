@@ -64,6 +64,7 @@ bench: install
 	$(BIN)/python bench/payments.py $(BENCH_PATIENTS)
 	$(BIN)/python bench/statements_pdf.py
 	$(BIN)/python bench/mail_queue.py
+	$(BIN)/python bench/import_fhir.py
 
 # Refresh translations/messages.pot from the Python code and templates, and add its new strings (untranslated)
 # to every catalog; tests/test_catalogs.py then names what is left to translate.
