@@ -126,3 +126,32 @@ def test_a_header_without_required_columns_is_refused(runner, hospital, tmp_path
     path.write_text("account_number,charge\nA1,10.00\n", encoding="utf-8")
     result = run(runner, str(path))
     assert result.exit_code == 1 and "short.csv: header: the header lacks the column(s) guarantor_name" in result.output
+
+
+@pytest.mark.parametrize("row, reason", [
+    (_with(quantity="²"), "row 2: quantity must be a whole number from 1 to 100000"),
+    (_with(charge="1e30"), "row 2, charge: 1e30 is too large"),
+    (_with(charge="\"12,5\""), "row 2, charge: '12,5' is not an amount"),
+    (_with(statement_number="１２３"), "row 2: statement_number must be digits only"),
+    (_with(description="x" * 200_000), "bad.csv: -: is not readable CSV"),
+])
+def test_odd_values_are_refused_by_name_never_a_crash(runner, hospital, tmp_path, row, reason):
+    path = tmp_path / "bad.csv"
+    path.write_text("\n".join([HEADER, row]) + "\n", encoding="utf-8")
+    result = run(runner, str(path))
+    assert result.exit_code == 1 and reason in result.output, result.output
+    assert counts() == (0, 0, 0, 0, 0)
+
+
+def test_an_account_and_patient_entered_before_are_adopted_not_duplicated(runner, hospital, tmp_path, make):
+    account = make.account(number="A1")
+    patient = Patient(account=account, mrn="M1", given_name="Pat", family_name="Doe", birth_date=date(1970, 1, 1))
+    db.session.add(patient)
+    db.session.commit()
+    path = tmp_path / "feed.csv"
+    path.write_text("\n".join([HEADER, GOOD]) + "\n", encoding="utf-8")
+    result = run(runner, str(path))
+    assert result.exit_code == 0, result.output
+    assert "patients:   0 created" in result.output
+    assert db.session.scalar(select(func.count()).select_from(Patient)) == 1
+    assert db.session.get(Patient, patient.id).source_key == "csv:patient/M1"

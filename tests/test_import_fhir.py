@@ -93,7 +93,7 @@ def test_synthea_bundles_become_statements_that_add_up_to_each_claim(runner, hos
     again = run(runner, "fhir", str(SYNTHEA))
     assert again.exit_code == 0, again.output
     assert "0 new, 0 corrected, 0 cancelled, 86 unchanged" in again.output
-    assert "statements: 0 created, 0 updated, 0 removed" in again.output
+    assert "statements: 0 created, 0 updated (0 of them left with nothing on them)" in again.output
     assert row_counts() == before
 
 
@@ -234,14 +234,28 @@ def test_a_corrected_claim_updates_its_statement_and_discards_its_cached_pdf(run
                                            ("statement.corrected_by_import", "import", statement.id)]
 
 
-def test_a_cancelled_claim_takes_its_visit_off_the_statement(runner, hospital, tmp_path):
+def test_a_cancelled_claim_takes_its_visit_off_the_statement_which_stays(runner, hospital, tmp_path, make, client,
+                                                                         login_as):
+    from portal.auth.models import UserAccount
+
     assert run(runner, "fhir", str(fb.write(tmp_path / "b.json", fb.checkup_bundle()))).exit_code == 0
     bundle = fb.checkup_bundle()
     bundle["entry"][-1]["resource"]["status"] = "entered-in-error"
     result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", bundle)))
     assert result.exit_code == 0, result.output
-    assert "1 cancelled" in result.output and "statements: 0 created, 0 updated, 1 removed" in result.output
+    assert "1 cancelled" in result.output
+    assert "statements: 0 created, 1 updated (1 of them left with nothing on them)" in result.output
     assert db.session.scalar(select(func.count()).select_from(Visit)) == 0
+    # The paper bill's number still opens it, with nothing due.
+    statement = db.session.scalar(select(Statement))
+    assert summary_for(statement).amount_due.minor == 0
+    user = make.user(email="sam@example.org")
+    db.session.add(UserAccount(user_id=user.id, account_id=statement.account_id))
+    db.session.commit()
+    login_as(user)
+    assert client.get(f"/statements/{statement.number}").status_code == 200
+    assert db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor_kind == "import")
+                              .order_by(AuditEvent.id)).all() == ["statement.imported", "statement.emptied_by_import"]
 
 
 def test_ndjson_files_are_read_together_and_imported_per_patient(runner, hospital, tmp_path):
@@ -254,9 +268,14 @@ def test_ndjson_files_are_read_together_and_imported_per_patient(runner, hospita
         by_type.setdefault(resource["resourceType"], []).append(json.dumps(resource, default=str))
     for kind, lines in by_type.items():
         (folder / f"{kind}.ndjson").write_text("\n".join(lines) + "\n")
+    (folder / "Observation.ndjson").write_text('{"resourceType": "Observation", "id": "o1", "status": "final"}\n')
     result = run(runner, "fhir", str(folder))
     assert result.exit_code == 0, result.output
     assert "patients:   1 created" in result.output and "claims:     1 new" in result.output
+    assert "Not billing data, left alone: 1 Observation." in result.output
+    # Files named one by one are read together too: the same claim, unchanged.
+    one_by_one = run(runner, "fhir", *sorted(str(path) for path in folder.iterdir()))
+    assert one_by_one.exit_code == 0 and "1 unchanged" in one_by_one.output, one_by_one.output
     # A later export with only the explanation of benefit finds the patient imported before.
     later = tmp_path / "later"
     later.mkdir()
@@ -423,3 +442,138 @@ def test_a_single_resource_file_is_read_as_a_bundle_of_one(runner, hospital, tmp
     patient_only = fb.write(tmp_path / "patient.json", fb.patient("solo", family="Okafor"))
     result = run(runner, "fhir", str(patient_only))
     assert result.exit_code == 0 and "patients:   1 created" in result.output, result.output
+
+
+# --- What a review found: each case once broke the importer ------------------------------------------------
+
+def _claim(n: int, start: str, *, status: str = "active", total=100) -> tuple[dict, dict]:
+    return (fb.encounter(f"e{n}", start=start),
+            fb.eob(f"x{n}", [fb.item(1, "185349003", "Check up", encounter_id=f"e{n}")], total=total, payment=0,
+                   status=status))
+
+
+def test_a_cancelled_and_a_new_claim_of_one_period_in_one_bundle_keep_the_statement(runner, hospital, tmp_path):
+    first = _claim(1, "2026-10-05T09:00:00-05:00")
+    assert run(runner, "fhir", str(fb.write(tmp_path / "a.json", fb.bundle(
+        fb.patient(), *fb.organisation_and_doctor(), *first)))).exit_code == 0
+    number = db.session.scalar(select(Statement.number))
+    cancelled = _claim(1, "2026-10-05T09:00:00-05:00", status="entered-in-error")
+    replacement = _claim(2, "2026-10-06T09:00:00-05:00")
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", fb.bundle(
+        fb.patient(), *fb.organisation_and_doctor(), *cancelled, *replacement))))
+    assert result.exit_code == 0, result.output
+    (statement,) = db.session.scalars(select(Statement)).all()
+    assert statement.number == number and [v.visit_date for v in statement.visits] == [date(2026, 10, 6)]
+
+
+def test_a_new_billing_period_never_reuses_statements_of_the_old_one(runner, hospital, tmp_path):
+    october = _claim(1, "2026-10-05T09:00:00-05:00")
+    assert run(runner, "fhir", str(fb.write(tmp_path / "a.json", fb.bundle(
+        fb.patient(), *fb.organisation_and_doctor(), *october)))).exit_code == 0
+    assert run(runner, "settings", "--period", "quarterly").exit_code == 0
+    november = _claim(2, "2026-11-20T09:00:00-05:00")
+    corrected = _claim(1, "2026-10-05T09:00:00-05:00", total=120)
+    assert run(runner, "fhir", str(fb.write(tmp_path / "b.json", fb.bundle(
+        fb.patient(), *fb.organisation_and_doctor(), *november, *corrected)))).exit_code == 0
+    by_date = {s.statement_date: [v.visit_date.day for v in s.visits]
+               for s in db.session.scalars(select(Statement)).all()}
+    # The October visit, corrected, stays on its monthly statement; November goes on the quarter's.
+    assert by_date == {date(2026, 10, 31): [5], date(2026, 12, 31): [20]}
+
+
+def test_a_cancelled_claim_with_no_explanation_of_benefit_is_cancelled_not_skipped(runner, hospital, tmp_path):
+    assert run(runner, "fhir", str(fb.write(tmp_path / "a.json", fb.checkup_bundle()))).exit_code == 0
+    withdrawn = {"resourceType": "Claim", "id": "c-x1", "status": "cancelled", "use": "claim",
+                 "patient": {"reference": "urn:uuid:p1"}, "insurance": [{"focal": True,
+                                                                         "coverage": {"display": "private"}}]}
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", fb.bundle(withdrawn))))
+    assert result.exit_code == 0 and "1 cancelled" in result.output, result.output
+    assert db.session.scalar(select(func.count()).select_from(Visit)) == 0
+
+
+def test_a_withdrawn_explanation_replaced_by_another_does_not_cancel_the_claim(runner, hospital, tmp_path):
+    bundle = fb.checkup_bundle()
+    original = json.loads(json.dumps(bundle["entry"][-1]["resource"], default=str), parse_float=Decimal)
+    original["id"], original["status"] = "x0", "entered-in-error"
+    bundle["entry"].append({"fullUrl": "urn:uuid:x0", "resource": original})
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", bundle)))
+    assert result.exit_code == 0 and "1 new, 0 corrected, 0 cancelled" in result.output, result.output
+    assert "ExplanationOfBenefit/x0: withdrawn, and replaced by another" in result.output
+
+
+def test_a_correction_keeps_each_line_and_its_question_on_the_same_service(runner, hospital, tmp_path, make):
+    from portal.questions import services as question_services
+    from portal.questions.models import Question
+
+    exact = fb.checkup_bundle(total="140.52")  # no visit fee: the flu shot is the only line
+    assert run(runner, "fhir", str(fb.write(tmp_path / "b.json", exact))).exit_code == 0
+    (flu,) = visit_lines("c-x1")
+    statement = flu.visit.statement
+    question = question_services.ask(statement, flu, question_services.NewQuestion(
+        "charges", "Why was the flu shot so much?", "en", "email", contact_email="sam@example.org"), user=None)
+    db.session.commit()
+    # The corrected claim adds the visit fee, which reads first on the statement.
+    assert run(runner, "fhir", str(fb.write(tmp_path / "b.json", fb.checkup_bundle()))).exit_code == 0
+    db.session.expire_all()
+    fee, flu_again = visit_lines("c-x1")
+    assert flu_again.id == flu.id and flu_again.code == "140" and fee.code == "185349003"
+    assert db.session.get(Question, question.id).line_item_id == flu.id
+
+
+def test_an_export_without_its_patient_re_imports_unchanged(runner, hospital, tmp_path):
+    assert run(runner, "fhir", str(fb.write(tmp_path / "a.json", fb.checkup_bundle()))).exit_code == 0
+    without_patient = fb.checkup_bundle()
+    without_patient["entry"] = [e for e in without_patient["entry"] if e["resource"]["resourceType"] != "Patient"]
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", without_patient)))
+    assert result.exit_code == 0 and "0 new, 0 corrected, 0 cancelled, 1 unchanged" in result.output, result.output
+
+
+def test_rounding_never_invents_money_nor_a_visit_fee(runner, hospital, tmp_path):
+    # Exact amounts: the cent the insurer did not pay and nobody named is the patient's, not a rounding.
+    exact = fb.checkup_bundle(flu_net="1.00", coinsurance="0.99", paid="0", total="1.00")
+    assert run(runner, "fhir", str(fb.write(tmp_path / "a.json", exact))).exit_code == 0
+    (flu,) = visit_lines("c-x1")
+    assert (flu.insurance_paid, flu.coinsurance, flu.not_covered) == (0, 99, 1)
+    # Parts above the allowed amount are refused, not trimmed.
+    over = fb.checkup_bundle(pid="p2", eid="e2", xid="x2", flu_net="1.00", coinsurance="1.01", paid="0",
+                             total="1.00", bundle_id="b2")
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", over)))
+    assert result.exit_code == 1 and "add up to more than the allowed amount" in result.output
+    # Two lines of 10.004 and a total of 20.008: 10.00 + 10.00 against 20.01 is rounding, not a visit fee.
+    lines = [fb.item(n, code, "Shot", system="http://hl7.org/fhir/sid/cvx", net=Decimal("10.004"),
+                     servicedDate="2026-10-05") for n, code in ((1, "140"), (2, "115"))]
+    bundle = fb.bundle(fb.patient("p3"), *fb.organisation_and_doctor(),
+                       fb.eob("x3", lines, pid="p3", total=Decimal("20.008"), payment=0, payer="no_insurance"))
+    assert run(runner, "fhir", str(fb.write(tmp_path / "c.json", bundle))).exit_code == 0
+    assert [line.charge for line in visit_lines("c-x3")] == [1000, 1000]
+
+
+def test_money_an_insurer_paid_the_patient_is_still_owed_to_the_hospital(runner, hospital, tmp_path):
+    line = fb.item(1, "99213", "Office visit", system="http://www.ama-assn.org/go/cpt", net=100, encounter_id="e1",
+                   adjudications=[fb.adjudication(fb.HL7, "submitted", 100), fb.adjudication(fb.HL7, "eligible", 100),
+                                  fb.adjudication(fb.CARIN, "paidtopatient", 80),
+                                  fb.adjudication(fb.CARIN, "coinsurance", 20)])
+    bundle = fb.bundle(fb.patient(), *fb.organisation_and_doctor(), fb.encounter("e1"),
+                       fb.eob("x1", [line], total=100, payment=80))
+    assert run(runner, "fhir", str(fb.write(tmp_path / "b.json", bundle))).exit_code == 0
+    (office,) = visit_lines("c-x1")
+    assert office.insurance_paid == 0 and office.patient_owes_minor == 10000
+
+
+@pytest.mark.parametrize("value, reason", [
+    (Decimal("1e17"), "is too large"), (Decimal("1E+999999"), "is too large"), (Decimal("NaN"), "is not a number")])
+def test_absurd_amounts_are_refused_by_name(runner, hospital, tmp_path, value, reason):
+    bundle = fb.checkup_bundle()
+    bundle["entry"][-1]["resource"]["item"][1]["net"]["value"] = value
+    bundle["entry"][-1]["resource"]["item"][1]["adjudication"][2]["amount"]["value"] = value
+    result = run(runner, "fhir", str(fb.write(tmp_path / "b.json", bundle)))
+    assert result.exit_code == 1 and reason in result.output, result.output
+    assert row_counts()["patients"] == 0
+
+
+def test_a_deeply_nested_ndjson_line_is_reported(runner, hospital, tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "Patient.ndjson").write_text("[" * 100_000 + "]" * 100_000 + "\n")
+    result = run(runner, "fhir", str(folder))
+    assert result.exit_code == 1 and "line 1 is not valid JSON" in result.output

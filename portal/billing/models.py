@@ -110,7 +110,8 @@ class Statement(db.Model):
     statement_date: Mapped[date] = mapped_column(Date)
     due_date: Mapped[date] = mapped_column(Date)
     currency: Mapped[str] = mapped_column(String(3))
-    # The first day of the billing period an imported statement gathers; None for statements made otherwise.
+    # The first day of the billing period an imported statement gathers (its statement date is the last);
+    # None for statements made otherwise.
     period_start: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -121,7 +122,7 @@ class Statement(db.Model):
     __table_args__ = (
         CheckConstraint("due_date >= statement_date", name="due_after_statement"),
         CheckConstraint("length(currency) = 3", name="currency_iso"),
-        UniqueConstraint("account_id", "period_start"),
+        UniqueConstraint("account_id", "period_start", "statement_date"),
     )
 
 

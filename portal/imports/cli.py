@@ -5,6 +5,7 @@ reported and leaves no rows while the others go in. The exit status is 1 when an
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections import Counter
@@ -23,6 +24,7 @@ from ..statements import cache
 from . import csv_rows, fhir, services
 from .records import BadInput, Skipped, Unit, UnknownCode
 
+logger = logging.getLogger(__name__)
 import_cli = AppGroup("import", help="Take in bills from the hospital's billing system (FHIR R4 or CSV).")
 
 
@@ -49,8 +51,8 @@ class Report:
         out += [
             f"  accounts:   {c.accounts_created} {would}created, {c.accounts_updated} {would}updated",
             f"  patients:   {c.patients_created} {would}created, {c.patients_updated} {would}updated",
-            f"  statements: {c.statements_created} {would}created, {c.statements_updated} {would}updated, "
-            f"{c.statements_removed} {would}removed",
+            f"  statements: {c.statements_created} {would}created, {c.statements_updated} {would}updated "
+            f"({c.statements_emptied} of them left with nothing on them)",
             f"  claims:     {c.claims_created} new, {c.claims_updated} corrected, {c.claims_cancelled} cancelled, "
             f"{c.claims_unchanged} unchanged",
             f"  lines:      {c.lines_created} {would}created, {c.lines_updated} {would}updated, "
@@ -115,6 +117,11 @@ def run_import(units: Iterable[Unit | BadInput], organisation: Organisation, *, 
             db.session.rollback()
             reason = str(getattr(error, "orig", error)).splitlines()[0][:200]
             report.failed.append(BadInput(f"the database refused it: {reason}", unit.label, unit.file))
+            continue
+        except Exception:  # noqa: BLE001 (a last resort: one odd unit must not stop the others, nor half-write)
+            db.session.rollback()
+            logger.exception("import: %s in %s failed", unit.label, unit.file)
+            report.failed.append(BadInput("an unexpected error, logged for the developers", unit.label, unit.file))
             continue
         if dry_run:
             db.session.rollback()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -30,6 +31,8 @@ CODE_SYSTEMS = ("cpt", "hcpcs", "revenue", "snomed", "cvx", "ndc", "rxnorm", "lo
 VISIT_FIELDS = ("account_number", "patient_id", "visit_date", "visit_end_date", "facility", "department",
                 "provider", "payer", "statement_number", "statement_date", "due_date", "currency", "status")
 MAX_BYTES = 200 * 1024 * 1024
+MAX_QUANTITY = 100_000
+_DIGITS = re.compile(r"[0-9]+")  # ASCII digits only: "²".isdigit() is true
 
 
 def unit_from_csv_file(path: str, hospital: Hospital) -> Unit:
@@ -73,7 +76,14 @@ def _amount(value: str, currency: str, where: str) -> int:
 
 
 def unit_from_csv_text(text: str, file: str, hospital: Hospital) -> Unit:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        return _read(csv.DictReader(io.StringIO(text, newline="")), file, hospital)
+    except csv.Error as error:
+        # A field longer than the csv module allows (128 KB), a stray NUL…: the line is not CSV.
+        raise BadInput(f"is not readable CSV ({error})", "") from None
+
+
+def _read(reader: csv.DictReader, file: str, hospital: Hospital) -> Unit:
     header = [name.strip() for name in reader.fieldnames or []]
     missing = [name for name in REQUIRED if name not in header]
     if missing:
@@ -136,7 +146,7 @@ def _claim(key: str, facts: dict[str, str], rows: list[tuple[str, dict]], hospit
     if end_date and end_date < visit_date:
         raise BadInput("visit_end_date is before visit_date", where)
     number = "".join(facts["statement_number"].split()).replace("-", "")
-    if number and (not number.isdigit() or len(number) > 20):
+    if number and (not _DIGITS.fullmatch(number) or len(number) > 20):
         raise BadInput("statement_number must be digits only (at most 20)", where)
     status = facts["status"].lower()
     if status not in ("", "active", "cancelled"):
@@ -166,8 +176,8 @@ def _line(row: dict, where: str, insured: bool, visit_date: date, end_date: date
     if not visit_date <= served <= (end_date or visit_date):
         raise BadInput("service_date is outside the visit's dates", where)
     quantity = row.get("quantity") or "1"
-    if not quantity.isdigit() or int(quantity) < 1:
-        raise BadInput("quantity must be a whole number of at least 1", where)
+    if not _DIGITS.fullmatch(quantity) or not 1 <= int(quantity) <= MAX_QUANTITY:
+        raise BadInput(f"quantity must be a whole number from 1 to {MAX_QUANTITY}", where)
     amounts = {name: _amount(row[name], hospital.currency, f"{where}, {name}") if row.get(name) else None
                for name in AMOUNT_COLUMNS}
     charge = amounts["charge"]

@@ -9,7 +9,9 @@ reading single values (references, dates, codes, Money) is in ``fhir_values.py``
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,15 +20,26 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from ..i18n import locale_from_header
-from .amounts import settle_insured, settle_self_pay
+from .amounts import MAX_MINOR, settle_insured, settle_self_pay
 from .fhir_values import (MoneyReader, Resources, adjudicated_amounts, best_coding, clean_text, fhir_day, fhir_period,
                           human_name, insurer_paid, postal_address, practitioner_name, resource_label, tidy_name)
 from .records import AccountRecord, BadInput, ClaimRecord, LineRecord, PatientRecord, Skipped, Unit
 
+logger = logging.getLogger(__name__)
+
+WITHDRAWN = ("cancelled", "entered-in-error")
+# A bundle larger than this is refused before it is parsed (Synthea's largest are 4 MB); bulk exports are NDJSON.
+MAX_JSON_BYTES = 100 * 10**6
+MAX_QUANTITY = 100_000
 BUNDLE_TYPES = ("collection", "transaction", "batch", "searchset", "transaction-response", "batch-response")
 # Resource types the importer reads; everything else in a bundle (clinical data) is counted and left alone.
 BILLING_TYPES = ("Patient", "Coverage", "Organization", "Practitioner", "Encounter", "Claim",
                  "ExplanationOfBenefit", "Location")
+# What NDJSON lines are parsed for: the billing types and the prescriptions that name a pharmacy claim's medicine.
+NDJSON_TYPES = (*BILLING_TYPES, "MedicationRequest")
+# Exporters write resourceType first; a line that does not start so is parsed to find out (a contained
+# resource's type further in says nothing of the line's own).
+_NDJSON_TYPE = re.compile(rb'\s*\{\s*"resourceType"\s*:\s*"([A-Za-z]{1,64})"')
 
 # Coverage that means "no insurance": Synthea's payor display, and the HL7 self-pay coverage code.
 _SELF_PAY_WORDS = {"no_insurance", "no insurance", "self-pay", "self pay", "selfpay", "uninsured"}
@@ -64,23 +77,24 @@ def _load_json(data: bytes, file: str) -> object:
 
 
 def units_from_paths(paths: Iterable[str], hospital: Hospital) -> Iterator[Unit | BadInput]:
-    """Every unit in these files and folders, in order; a file that cannot be read yields a BadInput."""
-    ndjson_groups: list[list[str]] = []
+    """Every unit in these files and folders, in order; a file that cannot be read yields a BadInput.
+
+    JSON files are a unit each; all the NDJSON files named or found in the folders are read together at the
+    end (their resources refer to each other across files), then imported one patient at a time."""
+    ndjson: list[str] = []
     for path in paths:
         if os.path.isdir(path):
             names = sorted(os.listdir(path))
             for name in names:
                 if name.endswith(".json"):
                     yield from _units_from_json_file(os.path.join(path, name), hospital)
-            in_folder = [os.path.join(path, name) for name in names if name.endswith(".ndjson")]
-            if in_folder:
-                ndjson_groups.append(in_folder)
+            ndjson += [os.path.join(path, name) for name in names if name.endswith(".ndjson")]
         elif path.endswith(".ndjson"):
-            ndjson_groups.append([path])
+            ndjson.append(path)
         else:
             yield from _units_from_json_file(path, hospital)
-    for group in ndjson_groups:
-        yield from _units_from_ndjson(group, hospital)
+    if ndjson:
+        yield from _units_from_ndjson(ndjson, hospital)
 
 
 def list_files(paths: Iterable[str]) -> list[str]:
@@ -98,16 +112,24 @@ def _units_from_json_file(path: str, hospital: Hospital) -> Iterator[Unit | BadI
     file = os.path.basename(path)
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
+            data = handle.read(MAX_JSON_BYTES + 1)
     except OSError as error:
         yield BadInput(f"cannot be read ({error.strerror})", file=file)
         return
+    if len(data) > MAX_JSON_BYTES:
+        yield BadInput(f"is larger than {MAX_JSON_BYTES // 10**6} MB: export it as NDJSON or in several bundles",
+                       file=file)
+        return
     try:
         document = _load_json(data, file)
-        yield unit_from_document(document, file, hospital)
+        unit = unit_from_document(document, file, hospital)
     except BadInput as error:
         error.file = file
-        yield error
+        unit = error
+    except Exception:  # noqa: BLE001 (a last resort: one odd file must not stop the others)
+        logger.exception("import: %s could not be read", file)
+        unit = BadInput("could not be read: an unexpected error, logged for the developers", file=file)
+    yield unit
 
 
 def unit_from_document(document: object, file: str, hospital: Hospital) -> Unit:
@@ -137,8 +159,10 @@ def unit_from_document(document: object, file: str, hospital: Hospital) -> Unit:
 
 def _units_from_ndjson(paths: list[str], hospital: Hospital) -> Iterator[Unit | BadInput]:
     """NDJSON (bulk data export): one resource per line, usually one file per type, referring to each other
-    across files; all the files of a folder are read together, then imported one patient at a time."""
+    across files. Lines of types the importer does not read are counted without being parsed, which keeps a
+    large clinical export out of memory; the rest are imported one patient at a time."""
     entries: list[tuple[None, dict]] = []
+    ignored: dict[str, int] = {}
     for path in paths:
         file = os.path.basename(path)
         try:
@@ -146,21 +170,26 @@ def _units_from_ndjson(paths: list[str], hospital: Hospital) -> Iterator[Unit | 
                 for number, line in enumerate(handle, 1):
                     if not line.strip():
                         continue
+                    kind = _NDJSON_TYPE.match(line)
+                    if kind and kind[1].decode() not in NDJSON_TYPES:
+                        ignored[kind[1].decode()] = ignored.get(kind[1].decode(), 0) + 1
+                        continue
                     try:
                         resource = json.loads(line, parse_float=Decimal)
-                    except ValueError as error:
-                        yield BadInput(f"line {number} is not valid JSON ({error}); the file was not imported",
-                                       file=file)
+                    except (ValueError, RecursionError) as error:
+                        yield BadInput(f"line {number} is not valid JSON ({str(error)[:80]}); the files were not "
+                                       f"imported", file=file)
                         return
                     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-                        yield BadInput(f"line {number} holds no FHIR resource; the file was not imported", file=file)
+                        yield BadInput(f"line {number} holds no FHIR resource; the files were not imported", file=file)
                         return
                     entries.append((None, resource))
         except OSError as error:
-            yield BadInput(f"cannot be read ({error.strerror})", file=file)
+            yield BadInput(f"cannot be read ({error.strerror}); the files were not imported", file=file)
             return
     index = Resources(entries)
-    file = os.path.basename(os.path.dirname(paths[0])) if len(paths) > 1 else os.path.basename(paths[0])
+    folders = {os.path.basename(os.path.dirname(os.path.abspath(p))) for p in paths}
+    file = folders.pop() if len(folders) == 1 and len(paths) > 1 else os.path.basename(paths[0])
     # Each patient's claims, explanations of benefit and coverage make one unit; claims of a patient who is
     # not in the files (imported earlier) make a unit of their own.
     groups: dict[str, list[dict]] = {}
@@ -174,13 +203,18 @@ def _units_from_ndjson(paths: list[str], hospital: Hospital) -> Iterator[Unit | 
             owner = index.key(resource.get("beneficiary"), "Patient") or "?"
         else:
             continue
-        groups.setdefault(owner, []).append(resource)
+        groups.setdefault(str(owner), []).append(resource)
     for owner, members in groups.items():
         try:
-            yield build_unit(file, owner, index, members, hospital)
+            unit = build_unit(file, owner, index, members, hospital)
+            unit.ignored, ignored = ignored, {}  # reported once, with the first patient
         except BadInput as error:
             error.file = file
-            yield error
+            unit = error
+        except Exception:  # noqa: BLE001 (a last resort: one odd patient must not stop the others)
+            logger.exception("import: %s in %s could not be read", owner, file)
+            unit = BadInput("could not be read: an unexpected error, logged for the developers", owner, file)
+        yield unit
 
 
 # --- Building a unit ------------------------------------------------------------------------------------
@@ -229,6 +263,9 @@ def _build_unit(file: str, label: str, index: Resources, members: list[dict], ho
             with _reading(resource_label(resource)):
                 _add_patient(unit, resource, guarantors, index, hospital)
     explained = set()
+    # When one claim has several explanations (an original withdrawn and its replacement), the standing one
+    # counts: withdrawn ones go last, so that they only cancel a claim nothing else decides.
+    explanations.sort(key=lambda eob: eob.get("status") in WITHDRAWN)
     for eob in explanations:
         with _reading(resource_label(eob)):
             _add_explained(unit, eob, index, guarantors, hospital, zone, claims, explained)
@@ -245,8 +282,10 @@ def _add_explained(unit: Unit, eob: dict, index: Resources, guarantors: dict[str
     claim_key = index.key(eob.get("claim"), "Claim") if eob.get("claim") else None
     key = f"fhir:{claim_key}" if claim_key and claim_key.startswith("Claim/") else f"fhir:{resource_label(eob)}"
     if key in explained:
-        unit.skipped.append(Skipped(resource_label(eob), "a second explanation of benefit for the same claim "
-                                                 "(secondary insurance is billed by the office by hand)"))
+        reason = ("withdrawn, and replaced by another explanation of benefit for the same claim"
+                  if eob.get("status") in WITHDRAWN else "a second explanation of benefit for the same claim "
+                  "(secondary insurance is billed by the office by hand)")
+        unit.skipped.append(Skipped(resource_label(eob), reason))
         return
     explained.add(key)
     if claim is not None:
@@ -377,13 +416,14 @@ def _add_claim(unit: Unit, key: str, eob: dict | None, claim: dict | None, index
         # The patient is in the file but belongs to another unit (NDJSON): the loader finds or makes them.
         _add_patient(unit, index.get(source.get("patient"), kind="Patient"), guarantors, index, hospital)
     account_key = unit.patients[patient_key].account_key if patient_key in unit.patients else ""
+    # Withdrawn by the hospital (the Claim) or by the insurer (the EOB): either takes the visit off the bill.
+    if any(r.get("status") in WITHDRAWN for r in (eob, claim) if r is not None):
+        unit.claims.append(ClaimRecord(key, label, patient_key, account_key, hospital.currency, date.min, None,
+                                       "", "", "", None, (), cancelled=True))
+        return
     coverage = _coverage(eob if eob is not None else claim, index)
     if eob is None and coverage.payer is not None:
         unit.skipped.append(Skipped(label, "the insurer has not sent its decision (no ExplanationOfBenefit) yet"))
-        return
-    if status in ("cancelled", "entered-in-error"):
-        unit.claims.append(ClaimRecord(key, label, patient_key, account_key, hospital.currency, date.min, None,
-                                       "", "", "", None, (), cancelled=True))
         return
     read = MoneyReader(hospital.currency, label)
     encounter = None
@@ -457,17 +497,20 @@ def _item_price(item: dict, read: MoneyReader, what: str, adjudicated: dict[str,
         return read(item["net"], f"{what} net")
     if "unitPrice" in item:
         quantity = (item.get("quantity") or {}).get("value", 1)
-        if isinstance(quantity, bool) or not isinstance(quantity, (int, Decimal)) or quantity <= 0:
-            raise BadInput(f"{what} quantity is not a positive number", read.resource)
+        if isinstance(quantity, bool) or not isinstance(quantity, (int, Decimal)) or not 0 < quantity <= MAX_QUANTITY:
+            raise BadInput(f"{what} quantity is not a number from 0 to {MAX_QUANTITY}", read.resource)
         price = read(item["unitPrice"], f"{what} unitPrice")
-        return int((price * Decimal(quantity)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        charge = int((price * Decimal(quantity)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        if charge > MAX_MINOR:
+            raise BadInput(f"{what} unitPrice times quantity is too large", read.resource)
+        return charge
     return None
 
 
 def _quantity(item: dict, what: str, label: str) -> int:
     value = (item.get("quantity") or {}).get("value", 1) if isinstance(item.get("quantity"), dict) else 1
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or value <= 0:
-        raise BadInput(f"{what} quantity is not a positive number", label)
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or not 0 < value <= MAX_QUANTITY:
+        raise BadInput(f"{what} quantity is not a number from 0 to {MAX_QUANTITY}", label)
     # Whole units on a bill: half an hour of a timed service reads as 1.
     return max(1, int(Decimal(value).to_integral_value()))
 
@@ -540,9 +583,9 @@ def _with_visit_fee(lines: list[LineRecord], eob: dict | None, claim: dict | Non
     if submitted is None:
         return lines
     fee = submitted - sum(line.amounts["charge"] for line in lines)
+    if fee and abs(fee) <= read.rounded_in_all:
+        return lines  # rounding the lines and the total separately, not a charge
     if fee < 0:
-        if -fee <= len(lines):
-            return lines  # the lines' own rounding
         raise BadInput("its priced lines add up to more than its total", label)
     if fee == 0:
         return lines
@@ -573,9 +616,6 @@ def _with_visit_fee(lines: list[LineRecord], eob: dict | None, claim: dict | Non
         if allowed_total is not None:
             allowed = min(fee, max(0, allowed_total - sum(line.amounts["allowed"] or 0 for line in lines)))
         paid = min(paid, allowed)
-        share = sum(parts.values())
-        if paid + share > allowed:
-            parts = {name: 0 for name in parts}
         amounts = settle_insured(fee, allowed, paid, parts, rounded=0, what="the visit", resource=label)
     return [LineRecord(fee_code[0], fee_code[1], fee_code[2], 1, visit[0], amounts), *lines]
 

@@ -10,10 +10,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from .amounts import to_minor
+from .amounts import needs_rounding, to_minor
 from .records import BadInput
 
 # Line code systems the portal names (its dictionary and templates), by their FHIR system URIs. The order
@@ -229,7 +228,8 @@ class MoneyReader:
 
     def __init__(self, currency: str, resource: str) -> None:
         self.currency, self.resource = currency, resource
-        self.rounded = 0
+        # How many amounts had to be rounded: since the last line was settled, and in all.
+        self.rounded = self.rounded_in_all = 0
 
     def __call__(self, money: object, what: str) -> int:
         if not isinstance(money, dict) or "value" not in money:
@@ -242,8 +242,9 @@ class MoneyReader:
             minor = to_minor(money["value"], self.currency, what=what)
         except BadInput as error:
             raise BadInput(error.reason, self.resource) from None
-        if isinstance(money["value"], Decimal) and money["value"].as_tuple().exponent < -2:
+        if needs_rounding(money["value"], self.currency):
             self.rounded += 1
+            self.rounded_in_all += 1
         return minor
 
 
@@ -259,5 +260,7 @@ def adjudicated_amounts(adjudications: object, read: MoneyReader, what: str) -> 
 
 
 def insurer_paid(amounts: dict[str, int]) -> int:
-    paid = amounts.get("paid", amounts.get("nch_paid", 0))
-    return paid + amounts.get("paid_to_patient", 0) + amounts.get("prior_payer", 0)
+    """What insurers paid the hospital for a line: this payer's payment (Medicare's NCH payment only when no
+    other is given) and a primary payer's. Money an insurer paid the patient is not among it: the patient
+    owes the hospital that part, as if the plan had not paid it."""
+    return amounts.get("paid", amounts.get("nch_paid", 0)) + amounts.get("prior_payer", 0)

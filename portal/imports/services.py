@@ -21,7 +21,6 @@ from ..audit.models import AuditEvent
 from ..billing.models import Account, LineItem, Organisation, Patient, Statement, Visit
 from ..extensions import db
 from ..glossary.services import describe_codes, normalise_code
-from ..payments.models import Payment
 from ..questions.models import Question
 from .models import ACTIVE, CANCELLED, ImportedClaim
 from .records import AMOUNT_COLUMNS, BadInput, ClaimRecord, Unit, UnknownCode
@@ -58,25 +57,30 @@ class Counts:
     lines_created: int = 0
     lines_updated: int = 0
     lines_removed: int = 0
-    # Statement numbers: made, changed (their cached PDFs are discarded after the commit) and removed.
+    # Statement numbers: made, changed (their cached PDFs are discarded after the commit), and left with no
+    # visit by cancelled or moved claims.
     new_statements: set[str] = field(default_factory=set)
     changed_statements: set[str] = field(default_factory=set)
-    removed_statements: set[str] = field(default_factory=set)
+    emptied_statements: set[str] = field(default_factory=set)
+    # The statements visits left during this unit (checked for emptiness at its end).
+    left_statements: set = field(default_factory=set)
 
     @property
     def statements_created(self) -> int:
-        return len(self.new_statements - self.removed_statements)
+        return len(self.new_statements)
 
     @property
     def statements_updated(self) -> int:
-        return len(self.changed_statements - self.new_statements - self.removed_statements)
+        return len(self.changed_statements - self.new_statements)
 
     @property
-    def statements_removed(self) -> int:
-        return len(self.removed_statements - self.new_statements)
+    def statements_emptied(self) -> int:
+        return len(self.emptied_statements)
 
     def add(self, other: Counts) -> None:
         for name, value in vars(other).items():
+            if name == "left_statements":
+                continue
             if isinstance(value, set):
                 getattr(self, name).update(value)
             else:
@@ -125,6 +129,7 @@ def load_unit(unit: Unit, organisation: Organisation, *, now: datetime | None = 
         _apply_claim(claim, known.get(claim.key), patient, organisation, unit.file, counts, now, cache, pending)
     db.session.flush()
     pending.write()
+    _count_emptied(counts)
     _audit(counts, now)
     return counts
 
@@ -143,16 +148,16 @@ class _Pending:
 
 
 def _audit(counts: Counts, now: datetime) -> None:
-    """One audit event per statement the import made, changed or removed: bills change under the patient's
+    """One audit event per statement the import made, changed or emptied: bills change under the patient's
     eyes only with a record of when and by what."""
-    touched = counts.new_statements | counts.changed_statements | counts.removed_statements
+    touched = counts.new_statements | counts.changed_statements
     if not touched:
         return
     ids = dict(db.session.execute(select(Statement.number, Statement.id).where(Statement.number.in_(touched))).all())
     rows = []
     for number in sorted(touched):
-        if number in counts.removed_statements:
-            action = "statement.removed_by_import"
+        if number in counts.emptied_statements:
+            action = "statement.emptied_by_import"
         elif number in counts.new_statements:
             action = "statement.imported"
         else:
@@ -222,6 +227,18 @@ def _patients(unit: Unit, organisation: Organisation, accounts: dict[str, Accoun
             if account is None:
                 raise BadInput(f"the policy holder ({record.account_key.partition(':')[2]}) is not in the file "
                                f"and was not imported before", record.key.partition(":")[2])
+            # A patient entered before the importer knew them (the same MRN on the same account) is adopted.
+            patient = db.session.scalar(select(Patient).where(
+                Patient.account_id == account.id, Patient.mrn == record.mrn,
+                Patient.source_key.is_(None))) if account.id is not None else None
+            if patient is not None:
+                patient.source_key = record.key
+                found[record.key] = patient
+                if any(getattr(patient, name) != value for name, value in values.items()):
+                    for name, value in values.items():
+                        setattr(patient, name, value)
+                    counts.patients_updated += 1
+                continue
             patient = Patient(account=account, source_key=record.key, **values)
             db.session.add(patient)
             found[record.key] = patient
@@ -235,19 +252,27 @@ def _patients(unit: Unit, organisation: Organisation, accounts: dict[str, Accoun
 
 
 def _statements_by_period(unit: Unit, organisation: Organisation, patients: dict[str, Patient]) -> dict:
-    """The existing statements this unit's claims may go on, by (account id, period start), in one query."""
+    """The existing statements this unit's claims may go on, by (account id, first day, last day), in one
+    query. A period is its first and last day, so that statements made before the hospital changed its
+    billing period (a month, then a quarter from the same first day) are never taken for the new ones."""
     account_ids = {patients[c.patient_key].account_id for c in unit.claims if c.patient_key in patients}
     starts = {billing_period(c.visit_date, organisation.statement_period)[0]
               for c in unit.claims if not c.cancelled and not c.statement_number}
     account_ids.discard(None)
     if not account_ids or not starts:
         return {}
-    return {(s.account_id, s.period_start): s for s in db.session.scalars(
+    return {(s.account_id, s.period_start, s.statement_date): s for s in db.session.scalars(
         select(Statement).where(Statement.account_id.in_(account_ids), Statement.period_start.in_(starts)))}
 
 
 def _statement_for(claim: ClaimRecord, account: Account, organisation: Organisation, counts: Counts,
-                   cache: dict) -> Statement:
+                   cache: dict, current: Statement | None = None) -> Statement:
+    """The statement a claim goes on: the billing system's own (CSV), else the guarantor's for the period of
+    the date of care. A corrected claim stays on its ``current`` statement while its date is still within
+    that statement's period, even if the hospital has changed its billing period since."""
+    if current is not None and not claim.statement_number and current.period_start is not None \
+            and current.account_id == account.id and current.period_start <= claim.visit_date <= current.statement_date:
+        return current
     if claim.statement_number:
         statement = db.session.scalar(select(Statement).where(Statement.number == claim.statement_number))
         if statement is not None and statement.account_id != account.id:
@@ -257,8 +282,7 @@ def _statement_for(claim: ClaimRecord, account: Account, organisation: Organisat
         statement_date = claim.statement_date or billing_period(claim.visit_date, organisation.statement_period)[1]
     else:
         start, statement_date = billing_period(claim.visit_date, organisation.statement_period)
-        key = (account.id, start)
-        statement = cache.get(key)
+        statement = cache.get((account.id, start, statement_date))
     if statement is None:
         pool = cache.setdefault("numbers", [])
         if not claim.statement_number and not pool:
@@ -273,7 +297,7 @@ def _statement_for(claim: ClaimRecord, account: Account, organisation: Organisat
         raise BadInput(f"statement {statement.number} is in {statement.currency}, the claim in {claim.currency}",
                        claim.resource)
     if start is not None:
-        cache[(account.id, start)] = statement
+        cache[(account.id, start, statement_date)] = statement
     return statement
 
 
@@ -286,7 +310,7 @@ def _apply_claim(claim: ClaimRecord, known: ImportedClaim | None, patient: Patie
     visit = known.visit if known is not None else None
     if claim.cancelled:
         if visit is not None:
-            _remove_visit(visit, counts, cache)
+            _remove_visit(visit, counts)
         if known is not None:
             known.status, known.digest, known.visit, known.updated_at, known.source_file = (
                 CANCELLED, digest, None, now, file)
@@ -298,30 +322,24 @@ def _apply_claim(claim: ClaimRecord, known: ImportedClaim | None, patient: Patie
     if claim.currency != organisation.currency:
         raise BadInput(f"the claim is in {claim.currency}, but this hospital bills in {organisation.currency}",
                        claim.resource)
-    statement = _statement_for(claim, patient.account, organisation, counts, cache)
+    statement = _statement_for(claim, patient.account, organisation, counts, cache,
+                               visit.statement if visit is not None else None)
     if visit is None:
         visit = Visit(statement=statement, patient=patient)
         db.session.add(visit)
-    else:
-        if visit.statement is not statement:
-            old = visit.statement
-            counts.changed_statements.add(old.number)
-            visit.statement = statement
-            db.session.flush()
-            _remove_statement_if_empty(old, counts, cache)
+    elif visit.statement is not statement:
+        counts.changed_statements.add(visit.statement.number)
+        counts.left_statements.add(visit.statement)
+        visit.statement = statement
     counts.changed_statements.add(statement.number)
     visit.patient = patient
     visit.visit_date, visit.end_date = claim.visit_date, claim.end_date
     visit.facility, visit.department, visit.provider, visit.payer = (
         claim.facility, claim.department, claim.provider, claim.payer)
     existing = list(visit.lines) if visit.id is not None else []
-    for position, record in enumerate(claim.lines):
-        values = {"position": position, "service_date": record.service_date, "code_system": record.code_system,
-                  "code": record.code, "description": record.description, "quantity": record.quantity,
-                  **{name: record.amounts.get(name, 0) if name != "allowed" else record.amounts.get("allowed")
-                     for name in AMOUNT_COLUMNS}}
-        if position < len(existing):
-            line = existing[position]
+    pairs = _match_lines(existing, claim)
+    for line, values in pairs:
+        if line is not None:
             if any(getattr(line, name) != value for name, value in values.items()):
                 for name, value in values.items():
                     setattr(line, name, value)
@@ -332,7 +350,8 @@ def _apply_claim(claim: ClaimRecord, known: ImportedClaim | None, patient: Patie
         else:
             visit.lines.append(LineItem(**values))
             counts.lines_created += 1
-    for line in existing[len(claim.lines):]:
+    matched = {id(line) for line, _values in pairs if line is not None}
+    for line in [line for line in existing if id(line) not in matched]:
         _forget_line(line)
         visit.lines.remove(line)
         counts.lines_removed += 1
@@ -347,36 +366,52 @@ def _apply_claim(claim: ClaimRecord, known: ImportedClaim | None, patient: Patie
             ACTIVE, digest, visit, now, file)
 
 
+def _match_lines(existing: list[LineItem], claim: ClaimRecord) -> list[tuple[LineItem | None, dict]]:
+    """Pair each of the claim's lines with the stored line it corrects: the same service code first (so a
+    question about a flu shot stays about the flu shot when lines are added or reordered), then what is left
+    in order; None for a new line."""
+    wanted = []
+    for position, record in enumerate(claim.lines):
+        wanted.append({"position": position, "service_date": record.service_date, "code_system": record.code_system,
+                       "code": record.code, "description": record.description, "quantity": record.quantity,
+                       **{name: record.amounts.get(name, 0) if name != "allowed" else record.amounts.get("allowed")
+                          for name in AMOUNT_COLUMNS}})
+    free = list(existing)
+    pairs: list[LineItem | None] = [None] * len(wanted)
+    for index, values in enumerate(wanted):
+        same = next((line for line in free if (line.code_system, line.code) == (values["code_system"], values["code"])),
+                    None)
+        if same is not None:
+            pairs[index] = same
+            free.remove(same)
+    for index in range(len(wanted)):
+        if pairs[index] is None and free:
+            pairs[index] = free.pop(0)
+    return list(zip(pairs, wanted))
+
+
 def _forget_line(line: LineItem) -> None:
     # A question about a line that a correction removed stays a question about its statement.
     if line.id is not None:
         db.session.execute(update(Question).where(Question.line_item_id == line.id).values(line_item_id=None))
 
 
-def _remove_visit(visit: Visit, counts: Counts, cache: dict) -> None:
-    statement = visit.statement
-    counts.changed_statements.add(statement.number)
+def _remove_visit(visit: Visit, counts: Counts) -> None:
+    counts.changed_statements.add(visit.statement.number)
+    counts.left_statements.add(visit.statement)
     for line in visit.lines:
         _forget_line(line)
         counts.lines_removed += 1
     db.session.delete(visit)
-    db.session.flush()
-    _remove_statement_if_empty(statement, counts, cache)
 
 
-def _remove_statement_if_empty(statement: Statement, counts: Counts, cache: dict) -> None:
-    """Delete a statement left with no visits, unless a payment or a question refers to it."""
-    db.session.refresh(statement, ["visits"])
-    if statement.visits:
-        return
-    referred = db.session.scalar(select(func.count()).select_from(Payment).where(Payment.statement_id == statement.id))
-    referred += db.session.scalar(select(func.count()).select_from(Question)
-                                  .where(Question.statement_id == statement.id))
-    if referred:
-        return
-    cache.pop((statement.account_id, statement.period_start), None)
-    db.session.delete(statement)
-    counts.removed_statements.add(statement.number)
+def _count_emptied(counts: Counts) -> None:
+    """Note the statements a cancellation or a move left with no visit. They are kept, not deleted: the
+    patient may hold the paper bill (its number still opens it, showing nothing due), a payment or a question
+    may refer to it, and its id is never given to another statement."""
+    for statement in counts.left_statements:
+        if not db.session.scalar(select(func.count()).select_from(Visit).where(Visit.statement_id == statement.id)):
+            counts.emptied_statements.add(statement.number)
 
 
 def check_codes(codes: Iterable[UnknownCode]) -> list[UnknownCode]:

@@ -58,13 +58,14 @@ def upgrade():
 
     with op.batch_alter_table('statements', schema=None) as batch_op:
         batch_op.add_column(sa.Column('period_start', sa.Date(), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f('uq_statements_account_id_period_start'), ['account_id', 'period_start'])
+        batch_op.create_unique_constraint(batch_op.f('uq_statements_account_id_period_start_statement_date'),
+                                          ['account_id', 'period_start', 'statement_date'])
 
 
 
 def downgrade():
     with op.batch_alter_table('statements', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_statements_account_id_period_start'), type_='unique')
+        batch_op.drop_constraint(batch_op.f('uq_statements_account_id_period_start_statement_date'), type_='unique')
         batch_op.drop_column('period_start')
 
     with op.batch_alter_table('patients', schema=None) as batch_op:
