@@ -33,13 +33,10 @@ import tempfile
 import time
 from decimal import Decimal
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from common import ROOT, fresh_app, ms, percentile  # bench/ is on the path
 
-import flask_migrate  # noqa: E402
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
-from portal import create_app  # noqa: E402
 from portal.billing.models import LineItem, Organisation, Patient  # noqa: E402
 from portal.extensions import db  # noqa: E402
 from portal.glossary.services import load_builtin_content  # noqa: E402
@@ -52,26 +49,13 @@ UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 MB = 1_000_000
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
 
 
 def build_app(workdir: str):
-    url = os.environ.get("PORTAL_BENCH_DATABASE_URL") or f"sqlite:///{workdir}/bench.sqlite3"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret-key-long-enough-0123456789",
-                      "PASSWORD_HASH_PROFILE": "CHEAPEST", "RATELIMIT_ENABLED": False,
-                      "STATEMENT_PDF_CACHE_DIR": os.path.join(workdir, "cache")})
+    app = fresh_app(workdir, RATELIMIT_ENABLED=False, STATEMENT_PDF_CACHE_DIR=os.path.join(workdir, "cache"))
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        flask_migrate.upgrade()
         load_builtin_content()
         db.session.add(Organisation(slug="bench", name="Bench General Hospital", address="1 Bench Way",
                                     phone="+1 555-0100", currency="USD", time_zone="America/Chicago",

@@ -20,13 +20,9 @@ import time
 import urllib.request
 from datetime import date, timedelta
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from common import free_port, fresh_app  # bench/ is on the path
 
-import flask_migrate  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
-from portal import create_app  # noqa: E402
 from portal.auth.models import User, UserAccount  # noqa: E402
 from portal.auth.passwords import hash_password  # noqa: E402
 from portal.billing.models import Account, LineItem, Organisation, Patient, Statement, Visit  # noqa: E402
@@ -38,10 +34,6 @@ KEYS = {"STRIPE_SECRET_KEY": "sk_test_bench", "STRIPE_PUBLISHABLE_KEY": "pk_test
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def start_stand_in() -> tuple[subprocess.Popen, str]:
@@ -124,15 +116,9 @@ def main(count: int) -> None:
     database_url = database_url or f"sqlite:///{workdir}/bench.sqlite3"
     process, base = start_stand_in()
     try:
-        app = create_app({"TESTING": True, "SECRET_KEY": "bench-secret-key-long-enough-for-checks",
-                          "SQLALCHEMY_DATABASE_URI": database_url, "PASSWORD_HASH_PROFILE": "CHEAPEST",
-                          "STRIPE_API_BASE": base, "STRIPE_JS_URL": base + "/js.stripe.com/v3/", **KEYS})
+        app = fresh_app(workdir, TESTING=True, STRIPE_API_BASE=base, STRIPE_JS_URL=base + "/js.stripe.com/v3/",
+                        **KEYS)
         with app.app_context():
-            if db.engine.dialect.name == "postgresql":
-                with db.engine.begin() as connection:
-                    connection.execute(text("DROP SCHEMA public CASCADE"))
-                    connection.execute(text("CREATE SCHEMA public"))
-            flask_migrate.upgrade()
             numbers = seed(count)
         print(f"Card payments: {count} patients, database {database_url.split(':')[0]}, "
               f"Stripe stand-in at {base}")

@@ -16,19 +16,14 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import tempfile
 import time
 from datetime import date, timedelta
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+from common import fresh_app, ms, percentile  # bench/ is on the path
 
-import flask_migrate  # noqa: E402
 import weasyprint  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
-from portal import create_app  # noqa: E402
 from portal.auth.models import User  # noqa: E402
 from portal.auth.passwords import hash_password  # noqa: E402
 from portal.billing.models import Account, LineItem, Organisation, Patient, Statement, Visit  # noqa: E402
@@ -45,27 +40,14 @@ RUN_SIZE = int(os.environ.get("BENCH_PDF_RUN", "200"))
 RUN_LINES = (3, 5, 5, 6, 8, 12, 25)
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
 
 
 def build_app(workdir: str):
-    url = os.environ.get("PORTAL_BENCH_DATABASE_URL") or f"sqlite:///{workdir}/bench.sqlite3"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench-secret-key-long-enough-0123456789",
-                      "PASSWORD_HASH_PROFILE": "CHEAPEST", "RATELIMIT_ENABLED": False,
-                      "STATEMENT_PDF_CACHE_DIR": os.path.join(workdir, "cache"),
-                      "PUBLIC_URL": "https://billing.example.org"})
+    app = fresh_app(workdir, RATELIMIT_ENABLED=False, STATEMENT_PDF_CACHE_DIR=os.path.join(workdir, "cache"),
+                    PUBLIC_URL="https://billing.example.org")
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        flask_migrate.upgrade()
         load_builtin_content()
         db.session.commit()
     return app
@@ -118,8 +100,9 @@ def populate(app) -> dict[int, str]:
                 by_size[size] = add_statement(account, patient, str(900000000 + size), size, today).number
             else:
                 add_statement(account, patient, str(910000000 + index), RUN_LINES[index % len(RUN_LINES)], today)
+        # A supervisor opens any statement (billing staff only those of the questions given to them).
         db.session.add(User(email="clerk@example.org", password_hash=hash_password("bench password"),
-                            role="staff", locale="en"))
+                            role="supervisor", locale="en"))
         db.session.commit()
         return by_size
 
