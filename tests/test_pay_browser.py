@@ -13,30 +13,26 @@ from __future__ import annotations
 import re
 import time
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-CHROMIUM = Path("/usr/bin/chromium")
+from .browser import CHROMIUM, DESKTOP, PHONE, chromium
+
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium (no browser is downloaded)",
                 allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 from portal.extensions import db  # noqa: E402
 from portal.payments.models import Payment, StripeEvent  # noqa: E402
 
 from .payflow import DECLINED_AT_CHARGE, DECLINED_AT_SETUP, GOOD_CARD, NEEDS_3DS  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Long enough for the stand-in's webhook (sent a second after the charge) and wait.js's polling;
 # short enough that a stuck page fails the test instead of hanging the run.
 TIMEOUT_MS = 20_000
-PHONE = {"width": 360, "height": 740}
-DESKTOP = {"width": 1280, "height": 800}
 PASSWORD = "correct horse battery"
 
 PAYS, THREE_D_SECURE = GOOD_CARD, NEEDS_3DS
@@ -47,12 +43,8 @@ STATUS_PAGE = re.compile(r"/payments/[^/]+$")
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
