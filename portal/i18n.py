@@ -215,6 +215,12 @@ class _CheckedDomain(Domain):
         return _CheckedTranslations(super().get_translations())
 
 
+def left_to_right(text: str | None) -> str:
+    """A phone number (or any text that always reads left to right) isolated as such: inside an Arabic
+    sentence "+1 217-555-0142" would otherwise be reordered into "217-555-0142 1+"."""
+    return f"\u2066{text}\u2069" if text else ""
+
+
 def init_app(app: Flask) -> None:
     root = os.path.dirname(app.root_path)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", os.path.join(root, "translations"))
@@ -228,6 +234,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = date_filter
     app.jinja_env.filters["datetime"] = datetime_filter
     app.jinja_env.filters["number"] = number_filter
+    app.jinja_env.filters["ltr"] = left_to_right
     app.jinja_env.policies["ext.i18n.trimmed"] = True
 
     @app.context_processor

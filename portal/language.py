@@ -8,7 +8,7 @@ from flask_babel import force_locale
 from flask_login import current_user
 
 from .extensions import db
-from .i18n import LOCALE_COOKIE, _, language_choices
+from .i18n import LOCALE_COOKIE, _, language_choices, left_to_right
 from .site import current_organisation
 from .urls import safe_next
 
@@ -41,7 +41,7 @@ def taglines() -> list[tuple[str, str, str]]:
     lines = []
     for code, _name in language_choices():
         with force_locale(code):
-            text = _("Language help is free. Call %(phone)s.", phone=organisation.phone)
+            text = _("Language help is free. Call %(phone)s.", phone=left_to_right(organisation.phone))
         direction = "rtl" if Locale.parse(code).character_order == "right-to-left" else "ltr"
         lines.append((code.replace("_", "-"), direction, text))
     return lines

@@ -3,11 +3,14 @@
 axe-core comes bundled with the axe-playwright-python package (no network). The portal runs on a live server
 with the demo hospital; each language's run opens the pages a guest, a patient and the billing office see,
 including forms showing their errors, and fails listing every violation with its rule, element and page. The
-same run measures that no page scrolls sideways on a 360 px phone.
+same run measures, on a 360 px phone, that no page scrolls sideways and that every button is at least 44 by
+44 CSS px, and saves a screenshot of each page in English, Spanish and Arabic under ``tests/screenshots/``
+(git-ignored) for people to look at.
 """
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +29,17 @@ WCAG_A_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a
              "resultTypes": ["violations"]}
 TIMEOUT_MS = 20_000
 AXE = Axe()
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+PICTURED = ("en", "es", "ar")
+# The controls a patient taps: WCAG 2.5.5's 44 by 44 CSS px. Glossary terms are buttons inside sentences,
+# inline targets the criterion exempts; links within text likewise.
+TAP_TARGETS = "main button, main .button, main input[type=submit], main select, main input[type=text], " \
+              "main input[type=email], main input[type=password], main textarea"
+_TOO_SMALL = """(selector) => [...document.querySelectorAll(selector)]
+  .filter(e => e.offsetParent !== null && !e.classList.contains('term'))
+  .map(e => [e.getBoundingClientRect(), e]).filter(([r]) => r.width < 44 || r.height < 44)
+  .map(([r, e]) => `${e.tagName.toLowerCase()}${e.className ? '.' + e.className.split(' ').join('.') : ''} `
+                   + `"${(e.textContent || e.name || '').trim().slice(0, 30)}" ${Math.round(r.width)}x${Math.round(r.height)}`)"""
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +58,14 @@ def demo_server(live_server):
 class Audit:
     """Opens pages in one browser profile, runs axe on each and keeps what it finds."""
 
-    def __init__(self, browser, base_url: str, locale: str, problems: list[str]) -> None:  # noqa: ANN001
+    def __init__(self, browser, base_url: str, locale: str, problems: list[str],  # noqa: ANN001 (a browser)
+                 who: str = "patient") -> None:
         self.context = browser.new_context(viewport=PHONE, base_url=base_url, locale=locale.replace("_", "-"))
         self.context.set_default_timeout(TIMEOUT_MS)
         self.page = self.context.new_page()
         self.locale = locale
         self.problems = problems
+        self.shots, self.who = 0, who
 
     def check(self, label: str) -> None:
         """Audit the page as it is now (after a navigation or a form sent with errors)."""
@@ -63,6 +79,12 @@ class Audit:
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > PHONE["width"]:
             self.problems.append(f"{where}: scrolls sideways on a phone ({width} px wide)")
+        for target in page.evaluate(_TOO_SMALL, TAP_TARGETS):
+            self.problems.append(f"{where}: a control smaller than 44x44 px: {target}")
+        if self.locale in PICTURED:
+            self.shots += 1
+            name = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "home"
+            page.screenshot(path=SCREENSHOTS / self.locale / f"{self.who}-{self.shots:02d}-{name}-phone.png", full_page=True)
 
     def visit(self, path: str, label: str | None = None) -> None:
         response = self.page.goto(path)
@@ -125,7 +147,7 @@ def test_every_page_type_meets_wcag_a_and_aa(browser, demo_server, locale):
             audit.visit(path, "question thread")
         audit.close()
 
-        audit = Audit(browser, demo_server.url, locale, problems)
+        audit = Audit(browser, demo_server.url, locale, problems, who="office")
         audit.sign_in("supervisor@example.org", "demo-supervisor-1")
         for path in ("/staff", "/staff?scope=all", "/staff/dashboard", "/staff/statements"):
             audit.visit(path)

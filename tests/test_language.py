@@ -7,6 +7,7 @@ import re
 import pytest
 
 from portal.auth.models import User
+from portal.config import DEFAULTS
 from portal.extensions import db
 from portal.i18n import LOCALE_COOKIE, locale_from_header
 
@@ -164,9 +165,17 @@ def test_a_translation_with_a_broken_placeholder_shows_english_never_an_error(ma
             response = app.test_client().get("/login", headers={"Accept-Language": "es"})
         assert response.status_code == 200
         text = response.get_data(as_text=True)
-        assert "Iniciar sesión" in text and "Call the billing office at +1 555-0100." in text
+        assert "Iniciar sesión" in text and "Call the billing office at \u2066+1 555-0100\u2069." in text
         assert "placeholders the code does not give" in caplog.text
     finally:
         babel.domain_instance.cache.clear()
         with app.app_context():
             assert get_domain() is babel.domain_instance
+
+
+def test_phone_numbers_read_left_to_right_inside_arabic(client, make):
+    make.organisation()
+    client.set_cookie("portal_locale", "ar")
+    text = client.get("/login").get_data(as_text=True)
+    # Isolated (U+2066 … U+2069), so that "+1 555-0100" is not reordered into "555-0100 1+" in a right-to-left line.
+    assert text.count("\u2066+1 555-0100\u2069") == 1 + len(DEFAULTS["SUPPORTED_LOCALES"])
