@@ -9,12 +9,13 @@ same run measures, on a 360 px phone, that no page scrolls sideways and that eve
 """
 from __future__ import annotations
 
+import gzip
 import re
 from pathlib import Path
 
 import pytest
 
-from .browser import CHROMIUM, PHONE, chromium
+from .browser import CHROMIUM, DESKTOP, PHONE, chromium
 
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium (no browser is downloaded)",
@@ -59,8 +60,9 @@ class Audit:
     """Opens pages in one browser profile, runs axe on each and keeps what it finds."""
 
     def __init__(self, browser, base_url: str, locale: str, problems: list[str],  # noqa: ANN001 (a browser)
-                 who: str = "patient") -> None:
-        self.context = browser.new_context(viewport=PHONE, base_url=base_url, locale=locale.replace("_", "-"))
+                 who: str = "patient", viewport: dict = PHONE) -> None:
+        self.viewport, self.size = viewport, "phone" if viewport is PHONE else "desktop"
+        self.context = browser.new_context(viewport=viewport, base_url=base_url, locale=locale.replace("_", "-"))
         self.context.set_default_timeout(TIMEOUT_MS)
         self.page = self.context.new_page()
         self.locale = locale
@@ -70,21 +72,22 @@ class Audit:
     def check(self, label: str) -> None:
         """Audit the page as it is now (after a navigation or a form sent with errors)."""
         page = self.page
-        where = f"{self.locale} {label} ({page.url.split('/', 3)[-1] or '/'})"
+        where = f"{self.locale} {self.size} {label} ({page.url.split('/', 3)[-1] or '/'})"
         results = AXE.run(page, options=WCAG_A_AA)
         for violation in results.response["violations"]:
             for node in violation["nodes"]:
                 self.problems.append(f"{where}: {violation['id']} ({violation['impact']}): {violation['help']} "
                                      f"at {' '.join(node['target'])}")
         width = page.evaluate("document.documentElement.scrollWidth")
-        if width > PHONE["width"]:
-            self.problems.append(f"{where}: scrolls sideways on a phone ({width} px wide)")
-        for target in page.evaluate(_TOO_SMALL, TAP_TARGETS):
-            self.problems.append(f"{where}: a control smaller than 44x44 px: {target}")
+        if width > self.viewport["width"]:
+            self.problems.append(f"{where}: scrolls sideways ({width} px wide)")
+        if self.viewport is PHONE:
+            for target in page.evaluate(_TOO_SMALL, TAP_TARGETS):
+                self.problems.append(f"{where}: a control smaller than 44x44 px: {target}")
         if self.locale in PICTURED:
             self.shots += 1
             name = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "home"
-            page.screenshot(path=SCREENSHOTS / self.locale / f"{self.who}-{self.shots:02d}-{name}-phone.png", full_page=True)
+            page.screenshot(path=SCREENSHOTS / self.locale / f"{self.who}-{self.shots:02d}-{name}-{self.size}.png", full_page=True)
 
     def visit(self, path: str, label: str | None = None) -> None:
         response = self.page.goto(path)
@@ -113,18 +116,45 @@ class Audit:
         self.context.close()
 
 
+_ERRORS_LINKED = """() => [...document.querySelectorAll('[aria-invalid="true"]')].filter(field => {
+  const ids = (field.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+  return !ids.some(id => (document.getElementById(id)?.textContent || '').trim());
+}).map(field => field.name || field.id)"""
+
+
 def _sent_empty(audit: Audit, path: str, label: str) -> None:
-    """Send a form with nothing filled in, to audit the page showing its errors."""
+    """Send a form with nothing filled in, to audit the page showing its errors: the error summary takes the
+    focus (a screen reader reads it at once) and each field in error names its message."""
     audit.page.goto(path)
     audit.page.locator("main form button[type=submit]").first.click()
     audit.page.wait_for_load_state()
     audit.check(label)
+    if not audit.page.evaluate("document.activeElement.classList.contains('error-summary')"):
+        audit.problems.append(f"{audit.locale} {label}: the error summary does not take the focus")
+    for field in audit.page.evaluate(_ERRORS_LINKED):
+        audit.problems.append(f"{audit.locale} {label}: field {field} is marked invalid without a described error")
 
 
-@pytest.mark.parametrize("locale", LOCALES)
-def test_every_page_type_meets_wcag_a_and_aa(browser, demo_server, locale):
+def _statement_on_a_phone(audit: Audit, number: str) -> int:
+    """Check that a statement's pay button shows without scrolling (on a phone, and on a desktop); return the page's weight in
+    bytes as a browser gets it gzip-compressed (the page, its stylesheets and scripts; no Stripe.js here)."""
+    page = audit.page
+    page.goto(f"/statements/{number}")
+    box = page.locator(".pay-button").first.bounding_box() if page.locator(".pay-button").count() else None
+    if box is not None and box["y"] + box["height"] > audit.viewport["height"]:
+        audit.problems.append(f"{audit.locale} statement {number}: the pay button is below the fold "
+                              f"({box['y'] + box['height']:.0f} px)")
+    urls = [page.url] + page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
+    origin = page.url.split("/statements/")[0]
+    return sum(len(gzip.compress(page.request.get(url).body())) for url in urls if url.startswith(origin))
+
+
+@pytest.mark.parametrize("locale, viewport", [*((locale, PHONE) for locale in LOCALES),
+                                              ("en", DESKTOP), ("ar", DESKTOP)],
+                         ids=[*(f"{locale}-phone" for locale in LOCALES), "en-desktop", "ar-desktop"])
+def test_every_page_type_meets_wcag_a_and_aa(browser, demo_server, locale, viewport):
     problems: list[str] = []
-    audit = Audit(browser, demo_server.url, locale, problems)
+    audit = Audit(browser, demo_server.url, locale, problems, viewport=viewport)
     try:
         audit.page.goto("/login")
         audit.choose_language()
@@ -143,11 +173,16 @@ def test_every_page_type_meets_wcag_a_and_aa(browser, demo_server, locale):
             audit.visit(f"/statements/{number}/ask", "question form")
             audit.visit(f"/statements/{number}/pay", "pay form")
         _sent_empty(audit, f"/statements/{numbers[0]}/ask", "question form errors")
+        weights = [_statement_on_a_phone(audit, number) for number in numbers]
+        print(f"{locale} {audit.size}: a statement page weighs {max(weights) / 1024:.1f} KB compressed at most "
+              f"({', '.join(f'{w / 1024:.1f}' for w in weights)} KB for the demo patient's statements)")
+        if max(weights) > 100 * 1024:
+            problems.append(f"{locale}: a statement page weighs {max(weights) / 1024:.1f} KB compressed (budget 100)")
         for path in audit.links("/questions", r'href="(/questions/[\w-]+)"')[:1]:
             audit.visit(path, "question thread")
         audit.close()
 
-        audit = Audit(browser, demo_server.url, locale, problems, who="office")
+        audit = Audit(browser, demo_server.url, locale, problems, who="office", viewport=viewport)
         audit.sign_in("supervisor@example.org", "demo-supervisor-1")
         for path in ("/staff", "/staff?scope=all", "/staff/dashboard", "/staff/statements"):
             audit.visit(path)
@@ -171,3 +206,54 @@ def test_the_audit_sees_a_violation_when_there_is_one(browser):
     finally:
         page.close()
     assert {"label", "color-contrast"} <= found
+
+
+_FOCUS_SHOWN = """() => { const e = document.activeElement, s = getComputedStyle(e);
+  return e !== document.body && (s.outlineStyle !== 'none' && s.outlineWidth !== '0px' || s.boxShadow !== 'none'); }"""
+
+
+def _tab_to(page, selector: str, limit: int = 40) -> None:  # noqa: ANN001 (a Playwright page)
+    """Press Tab until ``selector`` has the focus, checking that each stop shows where the focus is."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        assert page.evaluate(_FOCUS_SHOWN), page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} never took the focus in {limit} presses of Tab")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_a_patient_signs_in_and_reads_a_term_with_the_keyboard_alone(browser, demo_server, viewport):
+    context = browser.new_context(viewport=viewport, base_url=demo_server.url, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        page.goto("/login")
+        # The first stop is the skip link, and it takes the focus into the page's main content.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.classList.contains('skip-link')")
+        assert page.evaluate(_FOCUS_SHOWN)
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main"
+        _tab_to(page, "#email")
+        page.keyboard.type("patient@example.org")
+        _tab_to(page, "#password")
+        page.keyboard.type("demo-patient-1")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/statements(#main)?$"))
+        _tab_to(page, 'a[href="/statements/400100017"]')
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/statements/400100017$"))
+        # A billing term opens its definition in place with Enter, and Escape closes it again.
+        _tab_to(page, "button.term")
+        definition = page.evaluate("document.activeElement.getAttribute('popovertarget')")
+        page.keyboard.press("Enter")
+        assert page.evaluate("(id) => document.getElementById(id).matches(':popover-open')", definition)
+        page.keyboard.press("Escape")
+        assert not page.evaluate("(id) => document.getElementById(id).matches(':popover-open')", definition)
+        # The pay button is reached by Tab and opens the payment form.
+        _tab_to(page, ".pay-button")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/statements/400100017/pay$"))
+    finally:
+        context.close()
