@@ -40,7 +40,8 @@ _TOO_SMALL = """(selector) => [...document.querySelectorAll(selector)]
   .filter(e => e.offsetParent !== null && !e.classList.contains('term'))
   .map(e => [e.getBoundingClientRect(), e]).filter(([r]) => r.width < 44 || r.height < 44)
   .map(([r, e]) => `${e.tagName.toLowerCase()}${e.className ? '.' + e.className.split(' ').join('.') : ''} `
-                   + `"${(e.textContent || e.name || '').trim().slice(0, 30)}" ${Math.round(r.width)}x${Math.round(r.height)}`)"""
+                   + `"${(e.textContent || e.name || '').trim().slice(0, 30)}" `
+                   + `${Math.round(r.width)}x${Math.round(r.height)}`)"""
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,8 @@ class Audit:
         if self.locale in PICTURED:
             self.shots += 1
             name = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "home"
-            page.screenshot(path=SCREENSHOTS / self.locale / f"{self.who}-{self.shots:02d}-{name}-{self.size}.png", full_page=True)
+            shot = SCREENSHOTS / self.locale / f"{self.who}-{self.shots:02d}-{name}-{self.size}.png"
+            page.screenshot(path=shot, full_page=True)
 
     def visit(self, path: str, label: str | None = None) -> None:
         response = self.page.goto(path)
@@ -135,8 +137,8 @@ def _sent_empty(audit: Audit, path: str, label: str) -> None:
         audit.problems.append(f"{audit.locale} {label}: field {field} is marked invalid without a described error")
 
 
-def _statement_on_a_phone(audit: Audit, number: str) -> int:
-    """Check that a statement's pay button shows without scrolling (on a phone, and on a desktop); return the page's weight in
+def _statement_above_the_fold(audit: Audit, number: str) -> int:
+    """Check that a statement's pay button shows without scrolling (phone or desktop); return the page's weight in
     bytes as a browser gets it gzip-compressed (the page, its stylesheets and scripts; no Stripe.js here)."""
     page = audit.page
     page.goto(f"/statements/{number}")
@@ -173,7 +175,7 @@ def test_every_page_type_meets_wcag_a_and_aa(browser, demo_server, locale, viewp
             audit.visit(f"/statements/{number}/ask", "question form")
             audit.visit(f"/statements/{number}/pay", "pay form")
         _sent_empty(audit, f"/statements/{numbers[0]}/ask", "question form errors")
-        weights = [_statement_on_a_phone(audit, number) for number in numbers]
+        weights = [_statement_above_the_fold(audit, number) for number in numbers]
         print(f"{locale} {audit.size}: a statement page weighs {max(weights) / 1024:.1f} KB compressed at most "
               f"({', '.join(f'{w / 1024:.1f}' for w in weights)} KB for the demo patient's statements)")
         if max(weights) > 100 * 1024:
