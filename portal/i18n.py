@@ -217,8 +217,11 @@ class _CheckedDomain(Domain):
 
 def left_to_right(text: str | None) -> str:
     """A phone number (or any text that always reads left to right) isolated as such: inside an Arabic
-    sentence "+1 217-555-0142" would otherwise be reordered into "217-555-0142 1+"."""
-    return f"\u2066{text}\u2069" if text else ""
+    sentence "+1 217-555-0142" would otherwise be reordered into "217-555-0142 1+". Its spaces do not break,
+    so that a line never ends in the middle of the number."""
+    if not text:
+        return ""
+    return "\u2066" + text.replace(" ", "\u00a0") + "\u2069"
 
 
 def init_app(app: Flask) -> None:
