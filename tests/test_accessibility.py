@@ -137,6 +137,13 @@ def _sent_empty(audit: Audit, path: str, label: str) -> None:
         audit.problems.append(f"{audit.locale} {label}: field {field} is marked invalid without a described error")
 
 
+_WIDEST = """() => [...document.querySelectorAll('main *')].filter(e => {
+  const r = e.getBoundingClientRect(); return r.right > innerWidth + 1 || r.left < -1; })
+  .filter(e => ![...e.children].some(c => { const r = c.getBoundingClientRect();
+                                            return r.right > innerWidth + 1 || r.left < -1; }))
+  .slice(0, 4).map(e => `${e.tagName.toLowerCase()}.${e.className} "${e.textContent.trim().slice(0, 25)}"`)"""
+
+
 def _statement_above_the_fold(audit: Audit, number: str) -> int:
     """Check that a statement's pay button shows without scrolling (phone or desktop); return the page's weight in
     bytes as a browser gets it gzip-compressed (the page, its stylesheets and scripts; no Stripe.js here)."""
@@ -148,7 +155,14 @@ def _statement_above_the_fold(audit: Audit, number: str) -> int:
                               f"({box['y'] + box['height']:.0f} px)")
     urls = [page.url] + page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
     origin = page.url.split("/statements/")[0]
-    return sum(len(gzip.compress(page.request.get(url).body())) for url in urls if url.startswith(origin))
+    weight = sum(len(gzip.compress(page.request.get(url).body())) for url in urls if url.startswith(origin))
+    # WCAG 1.4.4: text at 200% loses nothing, and the page still fits the screen's width.
+    page.evaluate("document.documentElement.style.fontSize = '200%'")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if width > audit.viewport["width"]:
+        wide = page.evaluate(_WIDEST)
+        audit.problems.append(f"{audit.locale} statement {number}: with text at 200% it is {width} px wide: {wide}")
+    return weight
 
 
 @pytest.mark.parametrize("locale, viewport", [*((locale, PHONE) for locale in LOCALES),
