@@ -357,7 +357,7 @@ def test_the_days_export_as_a_fhir_bundle_of_payment_reconciliations(paid, deliv
         assert detail["amount"] == resource["paymentAmount"] and detail["date"] == today
         assert detail["type"]["coding"][0]["system"] == "http://terminology.hl7.org/CodeSystem/payment-type"
     payment, refund = resources
-    assert payment["paymentAmount"]["value"] == Decimal("50.00") and '"value": 50.0,' in result.output
+    assert payment["paymentAmount"]["value"] == Decimal("50.00") and '"value": 50.00,' in result.output
     assert {"system": "urn:patient-billing-portal:payment", "value": paid.public_id, "use": "official"} in \
         payment["identifier"]
     assert {"system": "urn:patient-billing-portal:stripe-payment-intent", "value": paid.stripe_payment_intent_id,
@@ -379,13 +379,16 @@ def test_the_days_export_as_a_fhir_bundle_of_payment_reconciliations(paid, deliv
 
 
 def test_fhir_amounts_are_written_exactly_and_ids_stay_valid():
-    from portal.imports.payment_reconciliation import fhir_id, json_decimal
+    from portal.imports.payment_reconciliation import fhir_id, money, to_json
     from portal.money import Money
 
-    assert json.dumps([json_decimal(Money(1234, "USD")), json_decimal(Money(-1, "USD")),
-                       json_decimal(Money(5000, "JPY")), json_decimal(Money(1005, "KWD"))]) == \
-        "[12.34, -0.01, 5000, 1.005]"
-    assert json.dumps(json_decimal(Money(999_999_999_999_99, "USD"))) == "999999999999.99"
+    assert to_json([money(Money(1234, "USD")), money(Money(-1, "USD")), money(Money(5000, "JPY")),
+                    money(Money(1005, "KWD")), money(Money(5000, "USD"))]) == \
+        '[{"value": 12.34, "currency": "USD"}, {"value": -0.01, "currency": "USD"}, ' \
+        '{"value": 5000, "currency": "JPY"}, {"value": 1.005, "currency": "KWD"}, {"value": 50.00, "currency": "USD"}]'
+    assert to_json(money(Money(999_999_999_999_99, "USD"))) == '{"value": 999999999999.99, "currency": "USD"}'
+    # Text that merely looks like the marker stays text.
+    assert json.loads(to_json({"note": "__decimal__1__"})) == {"note": "__decimal__1__"}
     assert fhir_id("payment", "ab_cd") != fhir_id("payment", "ab-cd")
     assert FHIR_ID.fullmatch(fhir_id("payment", "x" * 80)) and FHIR_ID.fullmatch(fhir_id("payment", "a b/c"))
 

@@ -18,14 +18,15 @@ on its own:
   statements are not FHIR resources anywhere the billing system could resolve) and the guarantor account
   (the HL7 cross-version extension for R5's ``allocation.account``).
 
-FHIR ``decimal`` is a JSON number, and ``json`` cannot write a ``Decimal``: an amount is written as the
-float whose shortest text is the exact decimal (``12.34``; ``50.00`` as ``50.0``, the same value), checked
-against the Money's minor units, with no arithmetic done on floats at all.
+FHIR ``decimal`` is a JSON number, and ``json`` cannot write a ``Decimal``: ``to_json`` writes each amount's
+exact digits (``50.00``, ``-0.01``) as the number, so no float ever holds money.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import secrets
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
@@ -77,24 +78,24 @@ def fhir_id(prefix: str, raw: str) -> str:
     return f"{prefix}-{hashlib.sha256(raw.encode('utf-8')).hexdigest()[:40]}"
 
 
-def json_decimal(amount: Money) -> int | float:
-    """The amount in major units as a JSON number with exactly the Money's value (refunds negative).
+def to_json(document: object, **options) -> str:
+    """``document`` as JSON text, each Decimal written as a JSON number with exactly its digits (``50.00``,
+    ``-0.01``, ``1.005``): FHIR decimals keep the amount's precision, and no float ever holds money."""
+    # Decimals go through json as marked strings, then lose their quotes; a marker fresh for each call cannot
+    # be met in the document's own text.
+    marker = secrets.token_hex(8)
 
-    A whole-unit currency gives an int. Otherwise the float parsed from the exact decimal text: Python writes a
-    float as the shortest text that reads back as it, which for an amount of at most 15 significant digits is
-    that same decimal. The check makes an amount that could not be written exactly an error, never a rounding.
-    """
-    exact = amount.to_decimal()
-    if exact.as_tuple().exponent >= 0:
-        return int(exact)
-    number = float(str(exact))
-    if Decimal(repr(number)) != exact:
-        raise ValueError(f"{amount} cannot be written exactly as a JSON number")
-    return number
+    def marked(value: object) -> str:
+        if isinstance(value, Decimal) and value.is_finite():
+            return f"{marker}{format(value, 'f')}{marker}"
+        raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+    text = json.dumps(document, default=marked, **options)
+    return re.sub(f'"{marker}(-?[0-9]+(?:\\.[0-9]+)?){marker}"', lambda match: match[1], text)
 
 
 def money(amount: Money) -> dict:
-    return {"value": json_decimal(amount), "currency": amount.currency}
+    return {"value": amount.to_decimal(), "currency": amount.currency}
 
 
 def identifier(system: str, value: str, use: str | None = None) -> dict:

@@ -11,7 +11,7 @@ import click
 from flask.cli import AppGroup
 
 from ..extensions import db
-from ..imports.payment_reconciliation import payment_reconciliation_bundle
+from ..imports.payment_reconciliation import payment_reconciliation_bundle, to_json
 from ..site import current_organisation, organisation_time_zone
 from . import services
 from . import stripe_gateway as gateway
@@ -87,8 +87,7 @@ def export_command(day: datetime, fmt: str, output) -> None:  # noqa: ANN001 (a 
         bundle = payment_reconciliation_bundle(rows, day=day.date(), time_zone=organisation_time_zone(),
                                                organisation_name=organisation.name if organisation else None,
                                                organisation_slug=organisation.slug if organisation else None)
-        json.dump(bundle, output, indent=2, ensure_ascii=False)
-        output.write("\n")
+        output.write(to_json(bundle, indent=2, ensure_ascii=False) + "\n")
     elif fmt == "json":
         json.dump(records, output, indent=2)
         output.write("\n")
