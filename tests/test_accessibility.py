@@ -273,3 +273,35 @@ def test_a_patient_signs_in_and_reads_a_term_with_the_keyboard_alone(browser, de
         page.wait_for_url(re.compile(r"/statements/400100017/pay$"))
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_a_guest_changes_language_and_finds_a_bill_with_the_keyboard_alone(browser, demo_server, viewport):
+    context = browser.new_context(viewport=viewport, base_url=demo_server.url, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        page.goto("/quick-pay")
+        # The language switcher: the select takes the arrow keys, its button Enter.
+        _tab_to(page, "#language-choice")
+        page.keyboard.press("ArrowDown")  # English, then Español
+        _tab_to(page, ".language-form button")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.evaluate("document.documentElement.lang") == "es"
+        _tab_to(page, "#statement_number")
+        page.keyboard.type("400100017")
+        _tab_to(page, "#date_of_birth")
+        page.keyboard.type("27/03/1984")  # the order Spanish writes dates in, as the hint shows
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/statements/400100017$"))
+        assert page.evaluate("document.documentElement.lang") == "es"
+        # The amount due and the pay button are on the first screen, and the button is one Tab stop away
+        # from the content before it.
+        box = page.locator(".pay-button").bounding_box()
+        assert box is not None and box["y"] + box["height"] <= viewport["height"]
+        _tab_to(page, ".pay-button")
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/statements/400100017/pay$"))
+    finally:
+        context.close()
