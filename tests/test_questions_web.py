@@ -238,3 +238,15 @@ def test_the_supervisor_dashboard_shows_the_office_and_edits_the_roster(app, cli
     assert all(q.assigned_staff_id != staff["Maria"].id for q in Question.query.all())
     if question_holder == staff["Maria"].id:
         assert "went to colleagues" in boss.get("/staff/dashboard").get_data(as_text=True)
+
+
+def test_a_message_reads_in_its_own_direction_on_a_page_in_another(client, household, login_as, submit, staff):
+    # An English message on an Arabic page (or the other way round) keeps its full stop at its own end.
+    user, statement = household
+    login_as(user)
+    response = ask(submit, statement.number, message="My son only had his wrist X-rayed.")
+    user.locale = "ar"
+    db.session.commit()
+    page = soup(client.get(response.headers["Location"]))
+    (body,) = page.select(".message-body")
+    assert body["dir"] == "auto" and page.find("html")["dir"] == "rtl"
