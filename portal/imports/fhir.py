@@ -496,23 +496,27 @@ def _item_price(item: dict, read: MoneyReader, what: str, adjudicated: dict[str,
     if "net" in item:
         return read(item["net"], f"{what} net")
     if "unitPrice" in item:
-        quantity = (item.get("quantity") or {}).get("value", 1)
-        if isinstance(quantity, bool) or not isinstance(quantity, (int, Decimal)) or not 0 < quantity <= MAX_QUANTITY:
-            raise BadInput(f"{what} quantity is not a number from 0 to {MAX_QUANTITY}", read.resource)
         price = read(item["unitPrice"], f"{what} unitPrice")
-        charge = int((price * Decimal(quantity)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        quantity = Decimal(_quantity_value(item, what, read.resource))
+        charge = int((price * quantity).quantize(Decimal(1), rounding=ROUND_HALF_UP))
         if charge > MAX_MINOR:
             raise BadInput(f"{what} unitPrice times quantity is too large", read.resource)
         return charge
     return None
 
 
-def _quantity(item: dict, what: str, label: str) -> int:
+def _quantity_value(item: dict, what: str, label: str) -> int | Decimal:
+    """An item's quantity as given (1 when it gives none), refused unless a number above 0 and at most
+    MAX_QUANTITY."""
     value = (item.get("quantity") or {}).get("value", 1) if isinstance(item.get("quantity"), dict) else 1
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or not 0 < value <= MAX_QUANTITY:
         raise BadInput(f"{what} quantity is not a number from 0 to {MAX_QUANTITY}", label)
+    return value
+
+
+def _quantity(item: dict, what: str, label: str) -> int:
     # Whole units on a bill: half an hour of a timed service reads as 1.
-    return max(1, int(Decimal(value).to_integral_value()))
+    return max(1, int(Decimal(_quantity_value(item, what, label)).to_integral_value()))
 
 
 def _lines(source: dict, insured: bool, visit: tuple, read: MoneyReader, zone: ZoneInfo,
