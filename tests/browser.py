@@ -23,3 +23,22 @@ def chromium() -> Iterator:
             yield browser
         finally:
             browser.close()
+
+
+# The focus is somewhere and drawn: an outline or the ring our stylesheet draws with a box shadow.
+FOCUS_SHOWN = """() => { const e = document.activeElement, s = getComputedStyle(e);
+  return e !== document.body && (s.outlineStyle !== 'none' && s.outlineWidth !== '0px' || s.boxShadow !== 'none'); }"""
+
+
+def tab_to(page, selector: str, limit: int = 60, backwards: bool = False) -> None:  # noqa: ANN001 (a page)
+    """Press Tab (or Shift+Tab) until ``selector`` has the focus, checking that each stop shows the focus."""
+    key = "Shift+Tab" if backwards else "Tab"
+    for _ in range(limit):
+        page.keyboard.press(key)
+        # Past the page's last stop the focus leaves for the browser's own controls, then comes round again.
+        if page.evaluate("document.activeElement === document.body"):
+            continue
+        assert page.evaluate(FOCUS_SHOWN), page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} never took the focus in {limit} presses of {key}")

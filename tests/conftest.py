@@ -420,3 +420,13 @@ def live_server(make_app, localstripe):
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def demo_server(live_server):
+    """The live server with the demo hospital loaded, for the browser journeys and audits. The test reads what the
+    server wrote through the same app's database session, in its app context."""
+    result = live_server.app.test_cli_runner().invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    with live_server.app.app_context():
+        yield live_server

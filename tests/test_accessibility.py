@@ -50,13 +50,6 @@ def browser():
         yield browser
 
 
-@pytest.fixture
-def demo_server(live_server):
-    result = live_server.app.test_cli_runner().invoke(args=["demo", "load"])
-    assert result.exit_code == 0, result.output
-    return live_server
-
-
 class Audit:
     """Opens pages in one browser profile, runs axe on each and keeps what it finds."""
 
@@ -222,85 +215,3 @@ def test_the_audit_sees_a_violation_when_there_is_one(browser):
     finally:
         page.close()
     assert {"label", "color-contrast"} <= found
-
-
-_FOCUS_SHOWN = """() => { const e = document.activeElement, s = getComputedStyle(e);
-  return e !== document.body && (s.outlineStyle !== 'none' && s.outlineWidth !== '0px' || s.boxShadow !== 'none'); }"""
-
-
-def _tab_to(page, selector: str, limit: int = 40) -> None:  # noqa: ANN001 (a Playwright page)
-    """Press Tab until ``selector`` has the focus, checking that each stop shows where the focus is."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        assert page.evaluate(_FOCUS_SHOWN), page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
-        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
-            return
-    raise AssertionError(f"{selector} never took the focus in {limit} presses of Tab")
-
-
-@pytest.fixture(params=[PHONE, DESKTOP], ids=["phone", "desktop"])
-def keyboard_page(request, browser, demo_server):
-    """A fresh English browser profile on the demo portal, at phone and at desktop size."""
-    context = browser.new_context(viewport=request.param, base_url=demo_server.url, locale="en-US")
-    context.set_default_timeout(TIMEOUT_MS)
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-def test_a_patient_signs_in_and_reads_a_term_with_the_keyboard_alone(keyboard_page):
-    page = keyboard_page
-    page.goto("/login")
-    # The first stop is the skip link, and it takes the focus into the page's main content.
-    page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.classList.contains('skip-link')")
-    assert page.evaluate(_FOCUS_SHOWN)
-    page.keyboard.press("Enter")
-    assert page.evaluate("document.activeElement.id") == "main"
-    _tab_to(page, "#email")
-    page.keyboard.type("patient@example.org")
-    _tab_to(page, "#password")
-    page.keyboard.type("demo-patient-1")
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/statements(#main)?$"))
-    _tab_to(page, 'a[href="/statements/400100017"]')
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/statements/400100017$"))
-    # A billing term opens its definition in place with Enter, and Escape closes it again.
-    _tab_to(page, "button.term")
-    definition = page.evaluate("document.activeElement.getAttribute('popovertarget')")
-    page.keyboard.press("Enter")
-    assert page.evaluate("(id) => document.getElementById(id).matches(':popover-open')", definition)
-    page.keyboard.press("Escape")
-    assert not page.evaluate("(id) => document.getElementById(id).matches(':popover-open')", definition)
-    # The pay button is reached by Tab and opens the payment form.
-    _tab_to(page, ".pay-button")
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/statements/400100017/pay$"))
-
-
-def test_a_guest_changes_language_and_finds_a_bill_with_the_keyboard_alone(keyboard_page):
-    page = keyboard_page
-    page.goto("/quick-pay")
-    # The language switcher: the select takes the arrow keys, its button Enter.
-    _tab_to(page, "#language-choice")
-    page.keyboard.press("ArrowDown")  # English, then Español
-    _tab_to(page, ".language-form button")
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
-    assert page.evaluate("document.documentElement.lang") == "es"
-    _tab_to(page, "#statement_number")
-    page.keyboard.type("400100017")
-    _tab_to(page, "#date_of_birth")
-    page.keyboard.type("27/03/1984")  # the order Spanish writes dates in, as the hint shows
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/statements/400100017$"))
-    assert page.evaluate("document.documentElement.lang") == "es"
-    # The amount due and the pay button are on the first screen, and the button is one Tab stop away
-    # from the content before it.
-    box = page.locator(".pay-button").bounding_box()
-    assert box is not None and box["y"] + box["height"] <= page.viewport_size["height"]
-    _tab_to(page, ".pay-button")
-    page.keyboard.press("Enter")
-    page.wait_for_url(re.compile(r"/statements/400100017/pay$"))
