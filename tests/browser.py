@@ -42,3 +42,21 @@ def tab_to(page, selector: str, limit: int = 60, backwards: bool = False) -> Non
         if page.evaluate("(s) => document.activeElement.matches(s)", selector):
             return
     raise AssertionError(f"{selector} never took the focus in {limit} presses of {key}")
+
+
+# The innermost elements sticking out of the screen's sides: what makes a page wider than the screen.
+_WIDEST = """() => [...document.querySelectorAll('main *')].filter(e => {
+  const r = e.getBoundingClientRect(); return r.right > innerWidth + 1 || r.left < -1; })
+  .filter(e => ![...e.children].some(c => { const r = c.getBoundingClientRect();
+                                            return r.right > innerWidth + 1 || r.left < -1; }))
+  .slice(0, 4).map(e => `${e.tagName.toLowerCase()}.${e.className} "${e.textContent.trim().slice(0, 25)}"`)"""
+
+
+def overflow_at_large_text(page, width: int) -> str:  # noqa: ANN001 (a Playwright page)
+    """With the page's text at 200% (WCAG 1.4.4), what pushes it wider than ``width``; "" when it fits."""
+    page.evaluate("document.documentElement.style.fontSize = '200%'")
+    try:
+        wide = page.evaluate("document.documentElement.scrollWidth")
+        return f"with text at 200% it is {wide} px wide: {page.evaluate(_WIDEST)}" if wide > width else ""
+    finally:
+        page.evaluate("document.documentElement.style.fontSize = ''")
