@@ -50,6 +50,10 @@ def browser():
         yield browser
 
 
+_COLOUR_ONLY = """() => [...document.querySelectorAll('.status, .overdue')]
+  .filter(e => e.offsetParent !== null && !e.innerText.trim()).map(e => e.outerHTML.slice(0, 80))"""
+
+
 class Audit:
     """Opens pages in one browser profile, runs axe on each and keeps what it finds."""
 
@@ -79,6 +83,9 @@ class Audit:
             for target in page.evaluate(_TOO_SMALL, TAP_TARGETS):
                 self.problems.append(f"{where}: a control smaller than 44x44 px: {target}")
         self.check_large_text(where)
+        # WCAG 1.4.1: a status (due, overdue, paid) or an overdue question is said in words, never by colour alone.
+        for element in page.evaluate(_COLOUR_ONLY):
+            self.problems.append(f"{where}: a status shown by colour alone: {element}")
         if self.locale in PICTURED:
             self.shots += 1
             name = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "home"
