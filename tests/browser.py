@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -60,3 +61,24 @@ def overflow_at_large_text(page, width: int) -> str:  # noqa: ANN001 (a Playwrig
         return f"with text at 200% it is {wide} px wide: {page.evaluate(_WIDEST)}" if wide > width else ""
     finally:
         page.evaluate("document.documentElement.style.fontSize = ''")
+
+
+_WCAG_A_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+              "resultTypes": ["violations"]}
+
+
+@cache
+def _axe():  # noqa: ANN202 (axe-playwright-python's runner, which holds axe-core's script)
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe()
+
+
+def axe_violations(page) -> list[str]:  # noqa: ANN001 (a Playwright page)
+    """axe-core's WCAG 2.0 and 2.1 A and AA violations on the page as it is now, one line per element:
+    the rule first, then its impact, its help text and the element."""
+    found = []
+    for violation in _axe().run(page, options=_WCAG_A_AA).response["violations"]:
+        for node in violation["nodes"]:
+            found.append(f"{violation['id']} ({violation['impact']}): {violation['help']} at {' '.join(node['target'])}")
+    return found

@@ -5,7 +5,7 @@ against the portal on a live server with the demo hospital and the local Stripe 
 Tab, Shift+Tab, Enter, Space, the arrow keys and Escape do everything, each Tab stop must show where the focus
 is, and the first Tab on a page reaches the skip link. The journeys check what a screen reader would say when
 something changes (a payment processing, a question sent), that no step scrolls sideways even with its text
-at 200%, and save a
+at 200% or breaks a WCAG 2.0/2.1 A or AA rule that axe-core checks, and save a
 screenshot of every step under ``tests/screenshots/<locale>/`` (git-ignored) for people to look at.
 """
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from .browser import CHROMIUM, DESKTOP, FOCUS_SHOWN, PHONE, chromium, overflow_at_large_text, tab_to
+from .browser import (CHROMIUM, DESKTOP, FOCUS_SHOWN, PHONE, axe_violations, chromium, overflow_at_large_text,
+                      tab_to)
 
 if not CHROMIUM.exists():
     pytest.skip("Debian's Chromium is not installed at /usr/bin/chromium (no browser is downloaded)",
@@ -162,6 +163,8 @@ class Journey:
         assert width <= self.viewport["width"], self.where(f"{label}: {width} px wide")
         overflow = overflow_at_large_text(self.page, self.viewport["width"])
         assert not overflow, self.where(f"{label}: {overflow}")
+        violations = axe_violations(self.page)
+        assert not violations, self.where(label) + ":\n" + "\n".join(violations)
         name = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
         shot = SCREENSHOTS / self.locale / f"journey-{self.name}-{self.steps:02d}-{name}-{self.size}.png"
         self.page.screenshot(path=shot, full_page=True)
