@@ -210,7 +210,7 @@ def fresh(query):  # noqa: ANN001, ANN201 (a select, its rows)
 # ---------------------------------------------------------------------------------------------------- journeys
 
 @every_language_and_size
-def test_a_guest_chooses_a_language_and_finds_a_bill(journeys, locale, size):
+def test_a_guest_chooses_a_language_finds_a_bill_and_pays_it(journeys, locale, size):
     # The browser asks for Bulgarian: the guest picks their own language with the switcher.
     guest = journeys(locale, size, "guest", browser_language="bg-BG")
     guest.start("/quick-pay")
@@ -226,6 +226,20 @@ def test_a_guest_chooses_a_language_and_finds_a_bill(journeys, locale, size):
     guest.step("statement")
     guest.follow(".pay-button", "/statements/400100017/pay")
     guest.step("pay form")
+    # The full amount is chosen already; a receipt by email is offered.
+    guest.fill({"#receipt_email": "jordan@example.org"})
+    guest.tab_to("main form button[type=submit]")
+    guest.enter_to("/payments/[^/]+/card")
+    guest.type_card(GOOD_CARD)
+    guest.tab_to("#pay-button")
+    guest.press("Enter")
+    guest.page.wait_for_url(re.compile(r"/payments/[^/]+$"))
+    guest.page.locator("dl.receipt").wait_for()
+    assert guest.spoken(), guest.where("receipt not announced")
+    guest.step("receipt")
+    statement = fresh(select(Statement).where(Statement.number == "400100017"))[0]
+    paid = fresh(select(Payment).where(Payment.statement_id == statement.id, Payment.status == "succeeded"))
+    assert [payment.receipt_email for payment in paid] == ["jordan@example.org"]
 
 
 @every_language_and_size
