@@ -9,15 +9,36 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Iterable
 
+from babel import Locale, UnknownLocaleError
 from babel.numbers import (NumberFormatError, format_currency, get_currency_precision, get_currency_symbol,
                            parse_decimal)
+
+
+# Unicode's bidirectional isolates: plain characters, so they work in a page, a PDF and an email alike.
+_FIRST_STRONG, _LEFT_TO_RIGHT, _POP = "\u2068", "\u2066", "\u2069"
+_BIDI_MARKS = "\u200e\u200f\u2066\u2067\u2068\u2069"
 
 
 @lru_cache(maxsize=8192)
 def _format(minor: int, currency: str, locale: str) -> str:
     # A statement page shows each amount several times (line, explanation, totals); Babel's
     # formatting is the costliest step of rendering one, and its result depends only on these three.
-    return format_currency(Decimal(minor).scaleb(-get_currency_precision(currency)), currency, locale=locale)
+    text = format_currency(Decimal(minor).scaleb(-get_currency_precision(currency)), currency, locale=locale)
+    if _right_to_left(locale):
+        # Arabic writes the number, then the symbol: "698.74 US$". Laid out right to left, the "$" would
+        # part from its "US" ("$US 698.74") and a full stop after the amount would join it; isolating the
+        # symbol, and the amount from its sentence, keeps both whole.
+        symbol = get_currency_symbol(currency, locale)
+        text = _FIRST_STRONG + text.replace(symbol, _LEFT_TO_RIGHT + symbol + _POP) + _POP
+    return text
+
+
+@lru_cache(maxsize=32)
+def _right_to_left(locale: str) -> bool:
+    try:
+        return Locale.parse(locale).character_order == "right-to-left"
+    except (ValueError, UnknownLocaleError):
+        return False
 
 
 class CurrencyMismatch(ValueError):
@@ -115,7 +136,9 @@ def parse_amount(text: str, currency: str, locale: str) -> Money:
     The currency symbol or code may be typed or left out. Raises AmountError for text that is not a
     number, has more decimals than the currency has (``10.005`` dollars), or is zero or negative.
     """
-    cleaned = text.strip().replace(get_currency_symbol(currency, locale), "").replace(currency, "")
+    # An amount copied from an Arabic page carries the invisible marks that keep it in order.
+    cleaned = "".join(char for char in text if char not in _BIDI_MARKS)
+    cleaned = cleaned.strip().replace(get_currency_symbol(currency, locale), "").replace(currency, "")
     cleaned = cleaned.replace(currency.lower(), "").strip()
     # Letters left over (an exponent, another currency's code) make it something other than an amount.
     if not cleaned or len(cleaned) > 30 or any(char.isalpha() for char in cleaned):

@@ -29,23 +29,9 @@ class Adjudicated(Protocol):
     def minor(self, field: str) -> int: ...
 
 
-# First-strong isolate and pop: inside a right-to-left sentence an amount ("US$ 698.74") keeps its own
-# order, as <bdi> would keep it; plain characters, so they work in the page, the PDF and an email alike.
-_ISOLATE, _POP = "\u2068", "\u2069"
-
-
 def _fmt(minor: int, currency: str) -> str:
-    locale = current_locale()
-    text = Money(minor, currency).format(locale)
-    return f"{_ISOLATE}{text}{_POP}" if _right_to_left(locale) else text
-
-
-@functools.lru_cache(maxsize=32)
-def _right_to_left(locale: str) -> bool:
-    try:
-        return Locale.parse(locale).character_order == "right-to-left"
-    except (ValueError, UnknownLocaleError):
-        return False
+    # Money.format keeps an amount whole inside a right-to-left sentence.
+    return Money(minor, currency).format(current_locale())
 
 
 # Whole sentences for each part of a patient's share, translated only when one is used. Keys: the part,
