@@ -11,9 +11,10 @@ from datetime import date, datetime
 from typing import Any, Iterable
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import get_date_format
+from babel.dates import get_date_format, get_datetime_format, get_timezone_name
+from babel.lists import format_list
 from flask import Flask, current_app, request
-from flask_babel import Domain, format_date, format_datetime, format_decimal, get_locale
+from flask_babel import Domain, format_date, format_decimal, format_time, get_locale, to_user_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
@@ -165,10 +166,26 @@ def date_filter(value: date | datetime | None, format: str = "long") -> str:
 
 
 def datetime_filter(value: datetime | None, format: str = "long") -> str:
-    # A moment (a payment) in the hospital's time zone, with the zone named: "…, 1:20:05 PM CST".
+    """A moment in the hospital's time zone, to the minute: "Dec 3, 2026, 1:20 PM". Seconds mean nothing to a
+    reader. The long form (a receipt) names the zone where the language has a name for it ("CST"), never as a
+    bare offset ("-0600")."""
     if value is None:
         return ""
-    return format_datetime(value, format=format)
+    locale = get_locale()
+    text = (get_datetime_format(format, locale=locale).replace("'", "")
+            .replace("{1}", format_date(value, format=format)).replace("{0}", format_time(value, format="short")))
+    if format == "long":
+        zone = get_timezone_name(to_user_timezone(value), width="short", locale=locale)
+        if zone.isalpha():
+            text = f"{text} {zone}"
+    return text
+
+
+def list_filter(items: Iterable[str]) -> str:
+    """Items joined as the reader's language joins them: "English, Spanish and French"; in Arabic with its
+    own comma and "و"."""
+    items = [str(item) for item in items]
+    return format_list(items, locale=current_locale()) if items else ""
 
 
 def number_filter(value: int) -> str:
@@ -217,11 +234,11 @@ class _CheckedDomain(Domain):
 
 def left_to_right(text: str | None) -> str:
     """A phone number (or any text that always reads left to right) isolated as such: inside an Arabic
-    sentence "+1 217-555-0142" would otherwise be reordered into "217-555-0142 1+". Its spaces do not break,
-    so that a line never ends in the middle of the number."""
+    sentence "+1 217-555-0142" would otherwise be reordered into "217-555-0142 1+". Its spaces and hyphens
+    do not break, so that a line never ends in the middle of the number."""
     if not text:
         return ""
-    return "\u2066" + text.replace(" ", "\u00a0") + "\u2069"
+    return "\u2066" + text.replace(" ", "\u00a0").replace("-", "\u2011") + "\u2069"
 
 
 def init_app(app: Flask) -> None:
@@ -237,6 +254,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["date"] = date_filter
     app.jinja_env.filters["datetime"] = datetime_filter
     app.jinja_env.filters["number"] = number_filter
+    app.jinja_env.filters["as_list"] = list_filter
     app.jinja_env.filters["ltr"] = left_to_right
     app.jinja_env.policies["ext.i18n.trimmed"] = True
 
