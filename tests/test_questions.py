@@ -54,7 +54,7 @@ def test_a_question_goes_to_a_named_person_with_the_reason(make, office):
     assert question.assigned_staff_id == office["Maria"].id
     assert not question.needs_interpreter
     assert question.status == WAITING_BILLING
-    assert sentence(question) == "Maria Santos: speaks Spanish, handles insurance questions, 0 open questions"
+    assert sentence(question) == "Maria Santos: speaks Spanish, handles insurance questions, and has 0 open questions"
 
 
 def test_work_is_shared_and_the_household_keeps_its_person(make, office):
@@ -63,7 +63,7 @@ def test_work_is_shared_and_the_household_keeps_its_person(make, office):
     assert {first.assigned_staff_id, second.assigned_staff_id} == {office["Maria"].id, office["Lan"].id}
     again = ask(first.statement, topic="insurance")
     assert again.assigned_staff_id == first.assigned_staff_id
-    assert sentence(again).endswith("already answers this household's questions, speaks English, handles "
+    assert sentence(again).endswith("already answers this household's questions, speaks English, and handles "
                                     "insurance questions")
 
 

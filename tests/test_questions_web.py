@@ -55,13 +55,13 @@ def test_a_patient_asks_about_a_charge_and_sees_who_will_answer(client, househol
     text = thread.get_text(" ")
     assert "Maria Santos" in text and "MS" in text and "Español" in text and "Expect a reply by" in text
     # Why her, as a patient reads it: what she shares with the question, not how busy anyone is.
-    assert "Chosen because this person speaks Spanish, handles charges questions." in text
+    assert "Chosen because this person speaks Spanish and handles charges questions." in text
     assert "open question" not in text
     assert "Waiting for the billing office" in text and "Why was the X-ray billed twice?" in text
     question = Question.query.one()
     assert question.line_item_id == line.id and question.language == "es"
     listing = soup(client.get("/questions")).get_text(" ")
-    assert f"Statement {statement.number}" in listing and "Answered by Maria Santos" in listing
+    assert f"Statement {statement.number}" in listing and "Your contact: Maria Santos" in listing
     assert AuditEvent.query.filter_by(action="question.asked").count() == 1
 
 

@@ -585,4 +585,4 @@ def test_the_household_s_named_contact_is_printed_once_they_have_one(client, mak
     # A new contact is a new version of the statement's PDF.
     assert after.headers["ETag"] != before.headers["ETag"]
     text = " ".join(full_text(after.get_data()).split())
-    assert "Your contact in the billing office is Maria Santos, Billing specialist, who speaks English, Español." in text
+    assert "Your contact in the billing office is Maria Santos, Billing specialist, who speaks English and Español." in text

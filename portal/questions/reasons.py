@@ -8,13 +8,13 @@ from __future__ import annotations
 from babel import Locale
 from babel.core import UnknownLocaleError
 
-from ..i18n import _, _l, current_locale, ngettext
+from ..i18n import _, _l, current_locale, list_filter, ngettext
 from . import routing
 from .models import Assignment
 
 # The topics as a patient chooses them on the form.
 TOPIC_CHOICES = {
-    "charges": _l("A charge I don't recognise"),
+    "charges": _l("A charge I don't recognize"),
     "insurance": _l("My insurance"),
     "payment_plan": _l("I can't afford this / a payment plan"),
     "financial_assistance": _l("Financial assistance"),
@@ -69,7 +69,7 @@ def reason_parts(reasons: dict, *, for_patient: bool = False) -> list[str]:
             parts.append(_("nobody handles %(topic)s questions, so the first available", topic=topic))
         elif code == routing.WORKLOAD:
             count = int(reasons.get("open_questions", 0))
-            parts.append(ngettext("%(num)d open question", "%(num)d open questions", count))
+            parts.append(ngettext("has %(num)d open question", "has %(num)d open questions", count))
     return parts
 
 
@@ -79,7 +79,7 @@ def reason_sentence(assignment: Assignment, staff_name: str, by_name: str | None
     if assignment.assigned_by_user_id is not None:
         return _("%(name)s: reassigned by %(by)s: %(note)s", name=staff_name, by=by_name or "",
                  note=assignment.note or "")
-    return _("%(name)s: %(reasons)s", name=staff_name, reasons=", ".join(reason_parts(assignment.reasons)))
+    return _("%(name)s: %(reasons)s", name=staff_name, reasons=list_filter(reason_parts(assignment.reasons)))
 
 
 def patient_reason(assignment: Assignment | None) -> str | None:
@@ -90,4 +90,4 @@ def patient_reason(assignment: Assignment | None) -> str | None:
         # A colleague's words are for colleagues.
         return _("The billing office chose this person for your question.")
     parts = reason_parts(assignment.reasons or {}, for_patient=True)
-    return _("Chosen because this person %(reasons)s.", reasons=", ".join(parts)) if parts else None
+    return _("Chosen because this person %(reasons)s.", reasons=list_filter(parts)) if parts else None

@@ -21,7 +21,7 @@ from .forms import ReassignForm, RosterForm, StaffReplyForm, StatusForm, options
 from .models import RESOLVED, STATUSES, Question, StaffProfile
 from .notify import queue_reply_notice
 from .reasons import TOPIC_CHOICES, reason_sentence
-from .views import STATUS_LABELS
+from .views import STAFF_STATUS_LABELS
 
 bp = Blueprint("staff", __name__)
 
@@ -71,7 +71,7 @@ def _forms(question: Question) -> dict:
     reassign.staff.choices = options((p.user_id, p.display_name) for p in services.staff_profiles()
                                      if p.active and p.user_id != question.assigned_staff_id)
     status = StatusForm(prefix="status", status=question.status)
-    status.status.choices = options((s, STATUS_LABELS[s]) for s in STATUSES)
+    status.status.choices = options((s, STAFF_STATUS_LABELS[s]) for s in STATUSES)
     return {"reply_form": StaffReplyForm(prefix="reply"), "status_form": status, "reassign_form": reassign}
 
 
@@ -126,7 +126,7 @@ def status(public_id: str):
     services.set_status(question, form.status.data)
     audit("question.status_changed", "statement", question.statement_id)
     db.session.commit()
-    flash(_("Status changed to: %(status)s.", status=STATUS_LABELS[form.status.data]), "success")
+    flash(_("Status changed to: %(status)s.", status=STAFF_STATUS_LABELS[form.status.data]), "success")
     return redirect(url_for("staff.question", public_id=public_id))
 
 

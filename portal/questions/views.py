@@ -23,11 +23,14 @@ STATUS_LABELS = {
     WAITING_PATIENT: _l("Waiting for you"),
     RESOLVED: _l("Resolved"),
 }
+# The same statuses as the billing office reads them: "waiting for you" would mean them.
+STAFF_STATUS_LABELS = {**STATUS_LABELS, WAITING_PATIENT: _l("Waiting for the patient")}
 
 
 @bp.record_once
 def _register_labels(state) -> None:  # noqa: ANN001 (Flask's BlueprintSetupState)
-    state.app.jinja_env.globals.update(question_status_labels=STATUS_LABELS, topic_choices=TOPIC_CHOICES)
+    state.app.jinja_env.globals.update(question_status_labels=STATUS_LABELS, staff_status_labels=STAFF_STATUS_LABELS,
+                                       topic_choices=TOPIC_CHOICES)
     state.app.jinja_env.filters["language_in_itself"] = language_in_itself
 
 
