@@ -35,3 +35,34 @@ def test_example_shows_the_locale_order_with_a_four_digit_year(locale, example):
 def test_pages_are_english_with_direction(client):
     page = client.get("/login", headers={"Accept-Language": "fr-FR,fr;q=0.9"}).get_data(as_text=True)
     assert '<html lang="en" dir="ltr">' in page
+
+
+@pytest.mark.parametrize("locale, short, long", [
+    ("en", "Dec 3, 2026, 2:00\u202fAM", "December 3, 2026, 2:00\u202fAM CST"),
+    ("es", "3 dic 2026, 2:00", "3 de diciembre de 2026, 2:00"),
+])
+def test_times_read_to_the_minute_with_the_zone_named_only_by_name(app, make, locale, short, long):
+    from datetime import datetime, timezone
+
+    from flask_babel import force_locale
+
+    from portal.i18n import datetime_filter
+
+    make.organisation()  # in Chicago
+    moment = datetime(2026, 12, 3, 8, 0, 9, tzinfo=timezone.utc)  # 2:00:09 there
+    with app.test_request_context(), force_locale(locale):
+        assert datetime_filter(moment, "medium") == short
+        assert datetime_filter(moment) == long
+
+
+def test_lists_are_joined_as_each_language_joins_them(app):
+    from flask_babel import force_locale
+
+    from portal.i18n import list_filter
+
+    with app.test_request_context():
+        for locale, expected in (("en", "English, Español, and Français"), ("es", "English, Español y Français"),
+                                 ("ar", "English وEspañol وFrançais")):
+            with force_locale(locale):
+                assert list_filter(["English", "Español", "Français"]) == expected
+        assert list_filter([]) == ""

@@ -66,3 +66,19 @@ def test_template_filter_refuses_plain_numbers(app):
             money_filter(100)
         with pytest.raises(TypeError):
             money_filter(1.0)
+
+
+def test_a_right_to_left_amount_keeps_its_symbol_whole_and_stays_apart_from_its_sentence():
+    # Babel writes "‏698.74 US$" for Arabic; laid out right to left, the "$" would part from its "US".
+    text = Money(69874, "USD").format("ar")
+    assert text == "\u2068\u200f698.74\u00a0\u2066US$\u2069\u2069"
+    # Left-to-right languages get Babel's text as it is.
+    assert Money(69874, "USD").format("es") == "698,74\u00a0US$"
+
+
+@pytest.mark.parametrize("locale", ["ar", "en", "es"])
+def test_an_amount_copied_from_a_page_reads_back(locale):
+    from portal.money import parse_amount
+
+    for minor in (1, 69874, 123456789):
+        assert parse_amount(Money(minor, "USD").format(locale), "USD", locale) == Money(minor, "USD")
