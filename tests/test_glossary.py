@@ -214,3 +214,17 @@ def test_glossary_is_public_and_says_when_it_is_empty(client):
     response = client.get("/glossary")
     assert response.status_code == 200
     assert "The glossary is not available right now." in response.get_data(as_text=True)
+
+
+def test_the_arabic_glossary_files_a_term_by_its_letter_after_the_article(client, glossary):
+    client.set_cookie("portal_locale", "ar")
+    page = soup(client.get("/glossary"))
+    sections = {section.h2.get_text(strip=True): [e.h3.get_text(strip=True) for e in section.select("article")]
+                for section in page.select("section[aria-labelledby^=letter-]")}
+    filed = [(letter, title) for letter, titles in sections.items() for title in titles]
+    # Coinsurance ("التأمين المشترك") is under ت and the charges ("الرسوم") under ر: the letter after "ال", as
+    # Arabic indexes file words; under ا are only words whose own first letter is alef ("الإحالة", referral).
+    assert ("ت", "التأمين المشترك") in filed and ("ر", "الرسوم") in filed and ("ا", "الإحالة") in filed
+    assert len(sections["ا"]) < len(filed) / 4
+    letters = list(sections)
+    assert len(letters) == len(set(letters))  # each letter once: the terms are sorted the way they are filed

@@ -244,14 +244,27 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# Arabic indexes file a word under its first letter after the definite article: "التأمين" under ت, not ا.
+_ARTICLES = {"ar": ("ال",)}
+
+
+def index_form(title: str, locale: str) -> str:
+    """The form of a term's title that the glossary sorts and files it by, in ``locale``'s custom."""
+    folded = fold(title)
+    for article in _ARTICLES.get(locale.split("_")[0], ()):
+        if folded.startswith(article) and len(folded) > len(article) + 1:
+            return folded[len(article):]
+    return folded
+
+
 def glossary_terms(locale: str) -> list[GlossaryTerm]:
-    """Every term in ``locale`` (terms not yet translated in the source language), alphabetically."""
+    """Every term in ``locale`` (terms not yet translated in the source language), in its alphabetical order."""
     rows = db.session.scalars(select(GlossaryTerm).where(GlossaryTerm.locale.in_({locale, SOURCE_LOCALE}))).all()
     by_slug: dict[str, GlossaryTerm] = {}
     for row in rows:
         if row.slug not in by_slug or row.locale == locale:
             by_slug[row.slug] = row
-    return sorted(by_slug.values(), key=lambda t: fold(t.title))
+    return sorted(by_slug.values(), key=lambda t: index_form(t.title, t.locale))
 
 
 def _searchable(text: str) -> str:

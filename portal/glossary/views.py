@@ -22,7 +22,7 @@ def index():
         return render_template("glossary/index.html", query=query, results=services.search_terms(terms, query),
                                groups=[], titles=titles, total=len(terms))
     groups = [(letter, list(items)) for letter, items in
-              groupby(terms, key=lambda t: services.fold(t.title)[:1].upper())]
+              groupby(terms, key=lambda t: services.index_form(t.title, t.locale)[:1].upper())]
     return render_template("glossary/index.html", query="", results=terms, groups=groups, titles=titles,
                            total=len(terms))
 
