@@ -110,6 +110,7 @@ def load_config(app: Flask, test_config: dict[str, Any] | None = None) -> None:
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True
         app.config["PREFERRED_URL_SCHEME"] = "https"
+        app.config["HSTS_ALWAYS"] = True
         check_production(app.config)
 
 
@@ -126,5 +127,9 @@ def check_production(config: dict[str, Any]) -> None:
     for setting in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET", "MAIL_SERVER"):
         if not config.get(setting):
             problems.append(f"PORTAL_{setting} must be set")
+    # In-process counts are per worker: four gunicorn workers would allow four times the sign-in attempts,
+    # and a second machine as many again. Production keeps them in Redis, shared by every worker.
+    if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"):
+        problems.append("PORTAL_RATELIMIT_STORAGE_URI must be a shared store such as redis://host:6379/0")
     if problems:
         raise UnsafeConfiguration("; ".join(problems))

@@ -1,11 +1,13 @@
 """Friendly error pages with the right status codes; a 500 never shows a traceback."""
 from __future__ import annotations
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, abort, g, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from .extensions import db
+from .extensions import db, login_manager
 from .i18n import _l
 
 MESSAGES = {
@@ -21,7 +23,15 @@ MESSAGES = {
           _l("For your security we've paused this for a minute. Please wait a minute, then try again.")),
     500: (_l("Sorry, something went wrong on our side"),
           _l("Your details are safe and nothing was charged. Please try again in a few minutes.")),
+    503: (_l("The billing portal is briefly unavailable"),
+          _l("Your details are safe and nothing was charged. Please try again in a minute.")),
 }
+
+# The database is restarting, unreachable or out of connections: a passing state, not a bug. The page says
+# so with a 503 and Retry-After (load balancers and Stripe's webhooks try again), and the pool's pre-ping
+# replaces the dead connections once the database is back, so the portal recovers without a restart.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
+RETRY_AFTER_SECONDS = 30
 
 
 def _render(code: int, heading=None, message=None):  # noqa: ANN001 (lazy strings)
@@ -60,6 +70,21 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def server_error(error: Exception):
-        db.session.rollback()
+        _discard_session()
+        if isinstance(error, DATABASE_UNAVAILABLE):
+            app.logger.warning("database unavailable: %s", type(getattr(error, "orig", None) or error).__name__)
+            body, code = _render(503)
+            return body, code, {"Retry-After": str(RETRY_AFTER_SECONDS)}
         app.logger.exception("unhandled error")
         return _render(500)
+
+
+def _discard_session() -> None:
+    try:
+        db.session.rollback()
+    except DATABASE_UNAVAILABLE:
+        db.session.invalidate()
+    # When loading the signed-in user was what failed, the error page must not try again (and fail again):
+    # it is shown as to a visitor, which also keeps a patient's name off a page that could not check it.
+    if "_login_user" not in g:
+        g._login_user = login_manager.anonymous_user()

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 _DIRECTIVES = {
@@ -57,7 +57,9 @@ def _add_headers(response: Response) -> Response:
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if request.is_secure:
+    # In production HSTS goes on every response: a load balancer that forgot to say the request came over
+    # HTTPS must not switch it off (browsers ignore it on a plain-HTTP response, so it costs nothing there).
+    if request.is_secure or current_app.config.get("HSTS_ALWAYS"):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     # Bills are private: no shared or browser cache may keep a page once the patient signs out.
     if request.endpoint != "static":

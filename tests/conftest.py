@@ -148,6 +148,22 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
+def redis_url() -> str:
+    """An empty Redis database for the production path (rate limits, the queue); skipped where none runs."""
+    import redis
+
+    url = os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    server = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        server.flushdb()
+    except redis.exceptions.ConnectionError:
+        pytest.skip(f"no Redis at {url} (set PORTAL_TEST_REDIS_URL; CI starts one)")
+    finally:
+        server.close()
+    return url
+
+
+@pytest.fixture
 def make_app(migrated, localstripe, tmp_path):
     """Build an app on the test database with extra settings; tables are emptied afterwards."""
     apps = []

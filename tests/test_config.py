@@ -5,6 +5,10 @@ from portal.config import DEVELOPMENT_SECRET_KEY, UnsafeConfiguration
 
 from .conftest import STRIPE_KEYS
 
+# Everything production asks for (no request is made, so no Redis needs to answer).
+SAFE_PRODUCTION = {"SECRET_KEY": "x" * 40, "MAIL_SERVER": "smtp.example.org",
+                   "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/15", **STRIPE_KEYS}
+
 
 def test_production_refuses_the_development_secret_key(database_url):
     with pytest.raises(UnsafeConfiguration, match="PORTAL_SECRET_KEY"):
@@ -14,8 +18,7 @@ def test_production_refuses_the_development_secret_key(database_url):
 
 
 def test_production_marks_cookies_secure(database_url):
-    app = create_app({"ENV": "production", "SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": database_url,
-                      "MAIL_SERVER": "smtp.example.org", **STRIPE_KEYS})
+    app = create_app({"ENV": "production", **SAFE_PRODUCTION, "SQLALCHEMY_DATABASE_URI": database_url})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["REMEMBER_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
@@ -59,3 +62,25 @@ def test_production_refuses_to_start_without_a_mail_server(database_url):
     with pytest.raises(UnsafeConfiguration, match="PORTAL_MAIL_SERVER must be set"):
         create_app({"ENV": "production", "SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": database_url,
                     **STRIPE_KEYS})
+
+
+def test_production_refuses_rate_limits_counted_in_each_process(database_url):
+    """Each gunicorn worker would count on its own: four workers, four times the guesses."""
+    settings = {**SAFE_PRODUCTION, "RATELIMIT_STORAGE_URI": "memory://"}
+    with pytest.raises(UnsafeConfiguration, match="PORTAL_RATELIMIT_STORAGE_URI"):
+        create_app({"ENV": "production", **settings, "SQLALCHEMY_DATABASE_URI": database_url})
+
+
+def test_production_sends_hsts_even_when_the_proxy_does_not_say_https(database_url):
+    app = create_app({"ENV": "production", **SAFE_PRODUCTION, "SQLALCHEMY_DATABASE_URI": database_url})
+    response = app.test_client().get("/healthz")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_the_plain_gunicorn_entry_point_builds_the_app_from_the_environment(monkeypatch, database_url):
+    """``gunicorn "portal:create_app()"`` calls create_app with no arguments: settings come from PORTAL_*."""
+    monkeypatch.setenv("PORTAL_SQLALCHEMY_DATABASE_URI", database_url)
+    monkeypatch.setenv("PORTAL_SECRET_KEY", "y" * 40)
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == database_url and app.config["SECRET_KEY"] == "y" * 40
+    assert app.test_client().get("/healthz").json == {"status": "ok", "database": "ok"}

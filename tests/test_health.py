@@ -11,8 +11,9 @@ def test_healthz_is_503_when_the_database_is_down(make_app):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json["status"] == "unavailable"
-    # Pages still render: the form page with a generic name, a page that needs data as a friendly 500.
+    # Pages still render: the form page with a generic name, a page that needs data as a friendly 503 that
+    # says when to come back.
     assert client.get("/quick-pay").status_code == 200
     response = client.get("/statements/400100017")
-    assert response.status_code == 500
-    assert "Sorry, something went wrong on our side" in response.get_data(as_text=True)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "The billing portal is briefly unavailable" in response.get_data(as_text=True)
