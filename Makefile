@@ -13,7 +13,7 @@ BENCH_PATIENTS ?= 200
 DEBIAN_PACKAGES := python3-venv chromium chromium-driver libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
 	fonts-noto-core fonts-noto-cjk
 
-.PHONY: install run test bench migrate glossary demo translations messages clean
+.PHONY: install run test bench migrate glossary demo translations messages clean serve worker
 
 install: $(VENV)/.installed translations
 
@@ -51,6 +51,24 @@ demo: glossary
 # The portal with the local Stripe stand-in (started from scratch, stopped with the portal).
 run: demo
 	$(FLASK) demo serve --host $(HOST) --port $(PORT)
+
+# Production: gunicorn in front of the app, with settings from PORTAL_* (see README, "Production"). Migrations
+# run first (safe to repeat; with several app machines, run them once, from one). WORKERS sync workers each
+# serve one request at a time: two per core is a good start (a PDF printed on demand holds its worker ~1 s).
+WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+GUNICORN_ARGS ?=
+serve: $(VENV)/.production translations
+	$(FLASK) db upgrade
+	exec $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --timeout 60 --graceful-timeout 30 \
+	  --max-requests 2000 --max-requests-jitter 200 --access-logfile - $(GUNICORN_ARGS) "portal:create_app()"
+
+# The background worker (emails, scheduled jobs); run at least one beside the app servers.
+worker: $(VENV)/.production translations
+	exec $(FLASK) worker
+
+$(VENV)/.production: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[production]'
+	touch $@
 
 # The whole suite on SQLite, then again on PostgreSQL when PORTAL_TEST_DATABASE_URL is set.
 test: install
