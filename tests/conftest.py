@@ -377,17 +377,23 @@ def smtp_server():
     ``refuse_next`` to turn the next messages away with a temporary error, and add to ``unknown_recipients``
     for addresses the server refuses for good.
     """
+    state, controller = start_smtp_server(_free_port())
+    yield state
+    controller.stop()
+
+
+def start_smtp_server(port: int):
+    """Start the test SMTP server on ``port``; return its state (see ``smtp_server``) and its controller."""
     from email import message_from_string, policy
     from types import SimpleNamespace
 
     from aiosmtpd.controller import Controller
 
-    state = SimpleNamespace(port=_free_port(), messages=[], refuse_next=0, unknown_recipients=set())
+    state = SimpleNamespace(port=port, messages=[], refuse_next=0, unknown_recipients=set())
     state.emails = lambda: [message_from_string(raw, policy=policy.default) for _s, _r, raw in state.messages]
-    controller = Controller(_SMTPHandler(state), hostname="127.0.0.1", port=state.port)
+    controller = Controller(_SMTPHandler(state), hostname="127.0.0.1", port=port)
     controller.start()
-    yield state
-    controller.stop()
+    return state, controller
 
 
 def sign_webhook(payload: bytes, secret: str = STRIPE_KEYS["STRIPE_WEBHOOK_SECRET"],

@@ -2,10 +2,11 @@ import pytest
 
 from portal import create_app
 from portal.config import DEVELOPMENT_SECRET_KEY, UnsafeConfiguration
+from portal.extensions import db
 
 from .conftest import STRIPE_KEYS
 
-# Everything production asks for (no request is made, so no Redis needs to answer).
+# Everything production asks for (no request counts against a limit, so no Redis needs to answer).
 SAFE_PRODUCTION = {"SECRET_KEY": "x" * 40, "MAIL_SERVER": "smtp.example.org",
                    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/15", **STRIPE_KEYS}
 
@@ -71,8 +72,8 @@ def test_production_refuses_rate_limits_counted_in_each_process(database_url):
         create_app({"ENV": "production", **settings, "SQLALCHEMY_DATABASE_URI": database_url})
 
 
-def test_production_sends_hsts_even_when_the_proxy_does_not_say_https(database_url):
-    app = create_app({"ENV": "production", **SAFE_PRODUCTION, "SQLALCHEMY_DATABASE_URI": database_url})
+def test_production_sends_hsts_even_when_the_proxy_does_not_say_https(make_app):
+    app = make_app(ENV="production", **SAFE_PRODUCTION)
     response = app.test_client().get("/healthz")
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
 
@@ -84,3 +85,5 @@ def test_the_plain_gunicorn_entry_point_builds_the_app_from_the_environment(monk
     app = create_app()
     assert app.config["SQLALCHEMY_DATABASE_URI"] == database_url and app.config["SECRET_KEY"] == "y" * 40
     assert app.test_client().get("/healthz").json == {"status": "ok", "database": "ok"}
+    with app.app_context():
+        db.engine.dispose()

@@ -20,9 +20,9 @@ from portal.outbox import services as outbox
 from portal.outbox.models import FAILED, QUEUED, SENDING, SENT, OutgoingMail
 from portal.questions.models import Question
 
-from .conftest import csrf_token
+from .conftest import _free_port, csrf_token, start_smtp_server
 from .pages import soup
-from .test_questions_web import _sign_in, ask, staff  # noqa: F401 (staff is a fixture)
+from .test_questions_web import _sign_in, ask, staff  # noqa: F401,F811 (staff is a fixture)
 
 SERVER = {"MAIL_SERVER": "127.0.0.1", "MAIL_DEFAULT_SENDER": "billing@test.example"}
 
@@ -172,6 +172,36 @@ def test_a_page_does_not_wait_for_the_mail_server_and_the_worker_sends_it(queued
     db.session.expire_all()
     mail = OutgoingMail.query.one()
     assert mail.status == SENT and mail.body is None, "a sent reset link is not kept in the database"
+
+
+def test_with_the_mail_server_down_questions_and_replies_are_kept_and_the_notice_goes_when_it_is_back(
+        app, client, make_app, household, login_as, submit, staff):
+    down = _free_port()  # nothing listens here until the server comes back
+    queued = make_app(HUEY_IMMEDIATE=False, MAIL_PORT=down, **SERVER)
+    user, statement = household
+    login_as(user)
+    ask(submit, statement.number, message="Is the second X-ray a mistake?")
+    question = Question.query.one()
+    with queued.app_context():
+        queue = task_queue(queued).huey
+        assert _answer(queued, question, _assignee_email(staff, question), "No: it is the reading.").status_code == 302
+        started = datetime.now(timezone.utc)
+        _run_due(queue)
+        db.session.expire_all()
+        mail = OutgoingMail.query.one()
+        assert (mail.status, mail.attempts) == (QUEUED, 1) and "refused" in mail.last_error.lower()
+    # The patient reads the reply at once; only the notice waits.
+    assert "No: it is the reading." in client.get(f"/questions/{question.public_id}").get_data(as_text=True)
+    server, controller = start_smtp_server(down)
+    try:
+        with queued.app_context():
+            _run_due(queue, until=started + timedelta(minutes=2))
+            db.session.expire_all()
+            assert OutgoingMail.query.one().status == SENT
+        [email] = server.emails()
+        assert email["To"] == user.email and email["Subject"] == "You have a reply from Test General Hospital"
+    finally:
+        controller.stop()
 
 
 def test_a_failed_send_is_tried_again_with_a_growing_wait(queued_app, make, smtp_server, caplog):
