@@ -12,6 +12,10 @@ BENCH_PATIENTS ?= 200
 # may hold (fonts-noto-core: Latin, Cyrillic, Vietnamese, Arabic; fonts-noto-cjk: Chinese).
 DEBIAN_PACKAGES := python3-venv chromium chromium-driver libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
 	fonts-noto-core fonts-noto-cjk
+SERVER_DEBIAN_PACKAGES := python3-venv libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-core \
+	fonts-noto-cjk
+# Debian packages only the benchmarks need: wrk drives the load benchmark (bench/load.py).
+BENCH_DEBIAN_PACKAGES := wrk
 
 .PHONY: install run test bench migrate glossary demo translations messages clean serve worker
 
@@ -57,16 +61,26 @@ run: demo
 # serve one request at a time: two per core is a good start (a PDF printed on demand holds its worker ~1 s).
 WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 GUNICORN_ARGS ?=
-serve: $(VENV)/.production translations
+serve: $(VENV)/.production
+	$(BIN)/pybabel compile -d translations >/dev/null
 	$(FLASK) db upgrade
 	exec $(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --timeout 60 --graceful-timeout 30 \
 	  --max-requests 2000 --max-requests-jitter 200 --access-logfile - $(GUNICORN_ARGS) "portal:create_app()"
 
 # The background worker (emails, scheduled jobs); run at least one beside the app servers.
-worker: $(VENV)/.production translations
+worker: $(VENV)/.production
+	$(BIN)/pybabel compile -d translations >/dev/null
 	exec $(FLASK) worker
 
-$(VENV)/.production: $(VENV)/.installed
+# An app server needs no browser and no test tools: Python's venv, WeasyPrint's libraries, the fonts, and
+# the production extra (gunicorn).
+$(VENV)/.production: setup.cfg pyproject.toml
+	@missing=$$(for package in $(SERVER_DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${db:Status-Status}' $$package 2>/dev/null | grep -qx installed || echo $$package; done); \
+	if [ -n "$$missing" ]; then echo "Installing Debian packages: $$missing"; \
+	  $(MAKE) debian-packages DEBIAN_PACKAGES="$$missing"; fi
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[production]'
 	touch $@
 
@@ -78,11 +92,25 @@ test: install
 	  $(BIN)/pytest $(PYTEST_ARGS); fi
 
 # Benchmarks print figures; they are never part of `make test`. PORTAL_BENCH_DATABASE_URL picks PostgreSQL.
-bench: install
+bench: install bench-packages
 	$(BIN)/python bench/payments.py $(BENCH_PATIENTS)
 	$(BIN)/python bench/statements_pdf.py
 	$(BIN)/python bench/mail_queue.py
 	$(BIN)/python bench/import_fhir.py
+	$(BIN)/python bench/load.py
+
+# The portal under gunicorn and wrk, as many signed-in patients at once, against a minimal Flask app. Always
+# PostgreSQL: PORTAL_BENCH_DATABASE_URL, by default the database portal_bench on 127.0.0.1 (created if missing).
+.PHONY: bench-load bench-packages
+bench-load: install bench-packages
+	$(BIN)/python bench/load.py
+
+bench-packages:
+	@missing=$$(for package in $(BENCH_DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${db:Status-Status}' $$package 2>/dev/null | grep -qx installed || echo $$package; done); \
+	if [ -n "$$missing" ]; then echo "Installing Debian packages: $$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; fi
 
 # Refresh translations/messages.pot from the Python code and templates, and add its new strings (untranslated)
 # to every catalog; tests/test_catalogs.py then names what is left to translate.
