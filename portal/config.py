@@ -127,6 +127,10 @@ def check_production(config: dict[str, Any]) -> None:
     for setting in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET", "MAIL_SERVER"):
         if not config.get(setting):
             problems.append(f"PORTAL_{setting} must be set")
+    # Links in emails (password resets above all) are built on this address, never on the request's Host header,
+    # which anyone can forge to have a victim's reset link point at their own site.
+    if not str(config.get("PUBLIC_URL") or "").startswith("https://"):
+        problems.append("PORTAL_PUBLIC_URL must be set to the portal's https:// address")
     # In-process counts are per worker: four gunicorn workers would allow four times the sign-in attempts,
     # and a second machine as many again. Production keeps them in Redis, shared by every worker.
     if str(config.get("RATELIMIT_STORAGE_URI", "")).startswith("memory://"):

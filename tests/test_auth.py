@@ -57,7 +57,8 @@ def test_idle_sessions_end(make_app, make):
 
 
 def test_production_cookies_are_secure(make_app, make, redis_url):
-    app = make_app(ENV="production", MAIL_SERVER="smtp.example.org", RATELIMIT_STORAGE_URI=redis_url, **STRIPE_KEYS)
+    app = make_app(ENV="production", MAIL_SERVER="smtp.example.org", RATELIMIT_STORAGE_URI=redis_url,
+                   PUBLIC_URL="https://portal.example", **STRIPE_KEYS)
     make.user()
     client = app.test_client()
     page = client.get("/login", base_url="https://portal.example").get_data(as_text=True)

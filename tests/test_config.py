@@ -7,7 +7,7 @@ from portal.extensions import db
 from .conftest import STRIPE_KEYS
 
 # Everything production asks for (no request counts against a limit, so no Redis needs to answer).
-SAFE_PRODUCTION = {"SECRET_KEY": "x" * 40, "MAIL_SERVER": "smtp.example.org",
+SAFE_PRODUCTION = {"SECRET_KEY": "x" * 40, "MAIL_SERVER": "smtp.example.org", "PUBLIC_URL": "https://billing.example.org",
                    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/15", **STRIPE_KEYS}
 
 
@@ -70,6 +70,14 @@ def test_production_refuses_rate_limits_counted_in_each_process(database_url):
     settings = {**SAFE_PRODUCTION, "RATELIMIT_STORAGE_URI": "memory://"}
     with pytest.raises(UnsafeConfiguration, match="PORTAL_RATELIMIT_STORAGE_URI"):
         create_app({"ENV": "production", **settings, "SQLALCHEMY_DATABASE_URI": database_url})
+
+
+def test_production_refuses_to_start_without_its_public_https_address(database_url):
+    """Reset links would otherwise be built on the request's Host header, which anyone can forge."""
+    for address in (None, "http://billing.example.org"):
+        with pytest.raises(UnsafeConfiguration, match="PORTAL_PUBLIC_URL"):
+            create_app({"ENV": "production", **SAFE_PRODUCTION, "PUBLIC_URL": address,
+                        "SQLALCHEMY_DATABASE_URI": database_url})
 
 
 def test_production_sends_hsts_even_when_the_proxy_does_not_say_https(make_app):
