@@ -5,7 +5,7 @@ import secrets
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, StringField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional
+from wtforms.validators import AnyOf, DataRequired, Email, Length, Optional, Regexp
 
 from ..i18n import _l
 
@@ -31,8 +31,12 @@ class PayForm(FlaskForm):
 class CardForm(FlaskForm):
     """Filled in by the card script once Stripe.js has set the card up; the card itself never comes here."""
 
+    # Only the shape of a Stripe SetupIntent id ever goes to Stripe: anything else in its address (braces,
+    # slashes, a query) gets an answer that is not "no such object" and would read as Stripe being down.
     setup_intent = HiddenField(validators=[DataRequired(_l("We could not use that card. Please enter it again.")),
-                                           Length(max=255)])
+                                           Length(max=255),
+                                           Regexp(r"^seti_[A-Za-z0-9]+\Z",
+                                                  message=_l("We could not use that card. Please enter it again."))])
 
 
 class RefundForm(FlaskForm):

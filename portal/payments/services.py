@@ -289,7 +289,13 @@ def _payment_for_intent(intent_id: str | None, metadata: dict[str, Any]) -> Paym
 
 
 def _moment(unix_time: int | None) -> datetime | None:
-    return datetime.fromtimestamp(unix_time, timezone.utc) if unix_time else None
+    # Stripe sends seconds since the epoch; anything else in a (signed) event is taken as not sent.
+    if not isinstance(unix_time, int) or isinstance(unix_time, bool) or unix_time <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(unix_time, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def apply_intent(intent: gateway.IntentResult, *, reported_at: datetime | None = None) -> Applied:
@@ -359,6 +365,40 @@ def _object_id(obj: dict[str, Any]) -> str | None:
     return str(value)[:255] if value else None
 
 
+# The fields of Stripe's objects that applying an event reads, with the types Stripe's API documents. A signed
+# event with another type in one of them (a future API version, a hand-made test event) is stored for review
+# and not applied, so that nothing is half-applied and Stripe is not told to resend it forever.
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "id": str, "payment_intent": str, "charge": str, "currency": str, "status": str, "reason": str,
+    "client_secret": str, "decline_code": str, "code": str, "message": str, "amount": int, "amount_refunded": int,
+    "created": int, "paid": bool, "has_more": bool, "metadata": dict, "last_payment_error": dict, "refunds": dict,
+    "latest_charge": (str, dict)}
+# What each applied event type cannot do without.
+_REQUIRED_FIELDS = {"charge.refunded": ("id", "amount", "currency")}
+
+
+def _fits(value: Any, name: str) -> bool:
+    kinds = _FIELD_TYPES[name]
+    # A JSON true is a Python int too: only "paid" and "has_more" may be booleans.
+    return value is None or (isinstance(value, kinds) and (kinds is bool or not isinstance(value, bool)))
+
+
+def _in_stripes_shape(obj: dict[str, Any], kind: str) -> bool:
+    """Whether every field that applying ``obj`` reads (its refunds' and expanded charge's too) has the type
+    Stripe documents."""
+    if any(obj.get(name) is None for name in _REQUIRED_FIELDS.get(kind, ())):
+        return False
+    refunds, charge = obj.get("refunds"), obj.get("latest_charge")
+    listed = refunds.get("data") if isinstance(refunds, dict) else None
+    if listed is not None and not (isinstance(listed, list) and all(
+            isinstance(r, dict) and r.get("id") is not None and r.get("amount") is not None for r in listed)):
+        return False
+    if isinstance(charge, dict) and charge.get("id") is None:
+        return False
+    parts = [obj, obj.get("last_payment_error"), refunds, charge, *(listed or [])]
+    return all(_fits(part.get(name), name) for part in parts if isinstance(part, dict) for name in _FIELD_TYPES)
+
+
 def event_received(event_id: str) -> bool:
     return db.session.scalar(select(StripeEvent.id).where(StripeEvent.event_id == event_id[:255])) is not None
 
@@ -369,12 +409,19 @@ def record_event(event: dict[str, Any]) -> tuple[StripeEvent, Applied]:
     The event row goes in first: its unique id makes a second delivery of the same event fail at the
     insert (IntegrityError), before anything is applied, even when both arrive at the same moment.
     """
-    obj = (event.get("data") or {}).get("object") or {}
+    # An event whose data is not in Stripe's shape is stored for review, never a 500 that Stripe would resend.
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    obj = obj if isinstance(obj, dict) else {}
     row = StripeEvent(event_id=str(event["id"])[:255], type=str(event.get("type"))[:100], object_id=_object_id(obj))
     db.session.add(row)
     db.session.flush()
     kind = row.type
-    if kind in ("payment_intent.succeeded", "payment_intent.payment_failed"):
+    applies = kind in ("payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded",
+                       "charge.dispute.created")
+    if applies and not _in_stripes_shape(obj, kind):
+        applied = Applied(review="the event's object is not in the shape Stripe documents; not applied")
+    elif kind in ("payment_intent.succeeded", "payment_intent.payment_failed"):
         applied = apply_intent(gateway.read_intent(obj), reported_at=_moment(event.get("created")))
     elif kind == "charge.refunded":
         applied = apply_charge_refunded(obj)

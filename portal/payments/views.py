@@ -13,6 +13,7 @@ from ..extensions import db, limiter
 from ..http_headers import card_form_policy
 from ..i18n import _, _l, current_locale
 from ..money import AmountError, parse_amount
+from ..questions.staff import MAX_ID
 from . import services
 from . import stripe_gateway as gateway
 from .forms import FULL, OTHER, CardForm, PayForm, RefundForm, ReviewedForm
@@ -303,7 +304,8 @@ def reviewed(event_id: int):
     if not current_user.is_staff:
         abort(404)
     form = ReviewedForm()
-    event = db.session.get(StripeEvent, event_id)
+    # A number too big for a database integer is simply not found (the database would refuse to compare it).
+    event = db.session.get(StripeEvent, event_id) if event_id <= MAX_ID else None
     if event is None or not form.validate_on_submit():
         abort(404 if event is None else 400)
     if event.reviewed_at is None:

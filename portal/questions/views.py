@@ -55,7 +55,9 @@ def question_for(viewer: Viewer, public_id: str) -> Question | None:
 def _line_on(statement, line_id: str | None) -> LineItem | None:
     if not line_id:
         return None
-    if not line_id.isdigit():
+    # ASCII digits only ("²".isdigit() is true), and few enough of them to fit a database integer: anything
+    # else in the address is simply not found.
+    if not (line_id.isascii() and line_id.isdigit() and len(line_id) <= 18):
         abort(404)
     line = db.session.scalar(select(LineItem).join(Visit).where(LineItem.id == int(line_id),
                                                                  Visit.statement_id == statement.id))
