@@ -99,6 +99,13 @@ def create_patient_login(email: str, password: str, account: Account, locale: st
     return user
 
 
+def end_sessions(user: User) -> None:
+    """Make every session cookie of ``user`` worthless, in this browser and any other."""
+    # The session is a signed cookie the server cannot take back: without a new token, a copy of it (stolen, or
+    # left on a shared computer) would stay signed in after sign-out for as long as it kept being used.
+    user.session_token = new_session_token()
+
+
 def set_password(user: User, password: str) -> None:
     """Change the password and sign out every browser that was signed in with the old one."""
     user.password_hash = hash_password(password)

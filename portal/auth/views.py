@@ -13,6 +13,7 @@ from ..billing.models import Statement
 from ..extensions import db, login_manager
 from ..i18n import _, _l, current_locale
 from ..outbox.services import queue_mail
+from ..questions.notify import public_link
 from . import quickpay, services
 from .forms import (ClaimBillForm, ConfirmForm, CreateLoginForm, ForgotPasswordForm, LoginForm, QuickPayForm,
                     ResetPasswordForm)
@@ -100,6 +101,8 @@ def logout():
         abort(400)
     if current_user.is_authenticated:
         audit("logout", "user", current_user.id)
+        # Signing out ends the login in every browser: see services.end_sessions.
+        services.end_sessions(current_user)
         db.session.commit()
     logout_user()
     session.clear()
@@ -183,8 +186,10 @@ def forgot_password():
             audit("password.reset_requested", "user", user.id, user=user)
             with force_locale(user.locale or current_locale()):
                 minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
+                # On the public address, not the request's Host header: a forged Host would otherwise put the
+                # attacker's site, and so the token, in the victim's email (password-reset poisoning).
                 body = render_template("email/password_reset.txt", user=user, minutes=minutes,
-                                       link=url_for("auth.reset_password", token=token, _external=True))
+                                       link=public_link("auth.reset_password", token=token))
                 queue_mail(user.email, _("Reset your billing portal password"), body, kind="password_reset")
             # The worker sends it; the page does not wait for the mail server.
             db.session.commit()

@@ -8,7 +8,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 
-from ..i18n import _l
+from ..i18n import _, _l
 from .models import STATUSES
 from .reasons import TOPIC_CHOICES
 from .services import MESSAGE_MAX_LENGTH
@@ -94,7 +94,9 @@ class RosterForm(FlaskForm):
         codes = split_list(field.data)
         bad = [code for code in codes if not _known_language(code)]
         if bad or not codes:
-            raise ValidationError(_l("Not a language code: %(codes)s", codes=", ".join(bad) or field.data))
+            # gettext, not lazy_gettext: a lazy string counts as safe HTML (it has __html__), so the codes typed
+            # into the form would reach the page unescaped.
+            raise ValidationError(_("Not a language code: %(codes)s", codes=", ".join(bad) or field.data))
 
 
 def split_list(text: str | None) -> list[str]:
