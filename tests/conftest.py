@@ -452,3 +452,18 @@ def demo_server(live_server):
     assert result.exit_code == 0, result.output
     with live_server.app.app_context():
         yield live_server
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+    """After a run of the security suite, say what it tried and whether anything got through."""
+    import sys
+
+    tried = getattr(sys.modules.get("tests.test_security"), "TRIED", None)
+    if not tried:
+        return
+    failed = [report.nodeid for report in terminalreporter.stats.get("failed", [])
+              if "test_security" in report.nodeid]
+    verdict = f"{len(failed)} attack(s) got through" if failed else "nothing got through"
+    terminalreporter.write_sep("-", f"security suite: what was tried, and {verdict}")
+    for name, count in sorted(tried.items()):
+        terminalreporter.write_line(f"  {name}: {count}")

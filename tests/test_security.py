@@ -32,7 +32,7 @@ from .conftest import csrf_token, sign_webhook
 PASSWORD = "correct horse battery"
 CSRF_REFUSED = "This form has expired"  # the heading of the CSRF error page (portal/errors.py)
 
-# What was tried, by category; printed by the last test.
+# What was tried, by category; conftest's pytest_terminal_summary prints it at the end of the run.
 TRIED: Counter = Counter()
 
 
@@ -1037,8 +1037,3 @@ def test_supervisors_cannot_hand_questions_to_patients_or_resend_reset_links(app
 
 
 # ---------------------------------------------------------------------------------------------------- report
-
-def test_zz_the_suite_reports_what_it_tried():
-    """Print what the attacks above tried (run with -s or -rP to see it); every one of them was refused."""
-    lines = [f"  {name}: {count}" for name, count in sorted(TRIED.items())]
-    print("\nsecurity suite: nothing got through\n" + "\n".join(lines))
