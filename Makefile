@@ -105,6 +105,12 @@ bench: install bench-packages
 bench-load: install bench-packages
 	$(BIN)/python bench/load.py
 
+# A real PostgreSQL restart under the running portal (restarts the local server: needs root and a database kept
+# for benchmarks in PORTAL_BENCH_DATABASE_URL); not part of `make bench`.
+.PHONY: bench-restart
+bench-restart: $(VENV)/.production install
+	cd bench && ../$(BIN)/python database_restart.py
+
 bench-packages:
 	@missing=$$(for package in $(BENCH_DEBIAN_PACKAGES); do \
 	  dpkg-query -W -f='$${db:Status-Status}' $$package 2>/dev/null | grep -qx installed || echo $$package; done); \
