@@ -8,11 +8,13 @@ import logging
 import os
 import re
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Iterable
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import get_date_format, get_datetime_format, get_timezone_name
 from babel.lists import format_list
+from babel.support import Translations
 from flask import Flask, current_app, request
 from flask_babel import Domain, format_date, format_decimal, format_time, get_locale, to_user_timezone
 from flask_babel import gettext as _
@@ -196,7 +198,9 @@ def number_filter(value: int) -> str:
 _NAMED_PLACEHOLDER = re.compile(r"%\((\w+)\)")
 
 
+@lru_cache(maxsize=4096)
 def _agrees(translated: str, sources: tuple[str, ...]) -> bool:
+    # A page asks for hundreds of translations; each answer is checked once per process.
     allowed = set().union(*(_NAMED_PLACEHOLDER.findall(source) for source in sources))
     return set(_NAMED_PLACEHOLDER.findall(translated)) <= allowed
 
@@ -228,8 +232,20 @@ class _CheckedTranslations:
 
 
 class _CheckedDomain(Domain):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # One checking wrapper per catalog (Flask-Babel keeps one catalog per language for the process),
+        # rather than one per translated string. (Outside a request it makes a throwaway empty one: not kept.)
+        self._checked: dict[int, tuple[Any, _CheckedTranslations]] = {}
+
     def get_translations(self) -> Any:
-        return _CheckedTranslations(super().get_translations())
+        inner = super().get_translations()
+        if not isinstance(inner, Translations):
+            return _CheckedTranslations(inner)
+        kept = self._checked.get(id(inner))
+        if kept is None or kept[0] is not inner:
+            kept = self._checked[id(inner)] = (inner, _CheckedTranslations(inner))
+        return kept[1]
 
 
 def left_to_right(text: str | None) -> str:

@@ -228,3 +228,26 @@ def test_the_arabic_glossary_files_a_term_by_its_letter_after_the_article(client
     assert len(sections["ا"]) < len(filed) / 4
     letters = list(sections)
     assert len(letters) == len(set(letters))  # each letter once: the terms are sorted the way they are filed
+
+
+def test_new_wording_loaded_anywhere_reaches_every_worker_with_the_next_request(app, make_app, glossary):
+    """Workers keep the glossary and the dictionary in memory; a load on another machine changes the content
+    token in the same transaction, and the next request here reads the new wording."""
+    from portal.glossary.cache import content_changed
+    from portal.glossary.services import describe_codes
+
+    client = app.test_client()
+    assert "The most your insurance plan will pay" in client.get("/glossary").get_data(as_text=True)
+    english_name = describe_codes([("cpt", "99213")], "en")[("cpt", "99213")].name
+    elsewhere = make_app()  # another worker, with its own database session
+    with elsewhere.app_context():
+        term = db.session.scalar(select(GlossaryTerm).filter_by(locale="en", slug="allowed-amount"))
+        term.short_definition = "What your plan agreed the service costs."
+        db.session.add(ServiceDescription(source=SOURCE_LOCAL, locale="en", code_system="cpt", code_first="99213",
+                                          code_last="99213", name="Our own visit name", explanation="Ours."))
+        content_changed()
+        db.session.commit()
+    page = client.get("/glossary").get_data(as_text=True)
+    assert "What your plan agreed the service costs." in page and "The most your insurance plan" not in page
+    with app.test_request_context():
+        assert describe_codes([("cpt", "99213")], "en")[("cpt", "99213")].name == "Our own visit name" != english_name

@@ -15,6 +15,7 @@ from fontTools.ttLib import TTFont
 
 from portal.audit.models import AuditEvent
 from portal.billing.models import LineItem, Statement
+from portal.glossary.cache import content_changed
 from portal.glossary.models import GlossaryTerm, ServiceDescription
 from portal.payments.models import Payment
 from portal.extensions import db
@@ -445,11 +446,13 @@ def test_the_version_changes_with_each_thing_the_pdf_shows(app, make, glossary):
             lambda s: setattr(s.visits[0].lines[0], "description", "TEST SERVICE RENAMED"),
             lambda s: db.session.add(Payment(statement=s, amount=1000, currency="USD", status="succeeded")),
             lambda s: setattr(Payment.query.filter_by(statement_id=s.id).one(), "amount_refunded", 400),
-            lambda s: setattr(GlossaryTerm.query.filter_by(locale="en", slug="deductible").one(),
-                              "short_definition", "What you pay before your plan pays."),
-            lambda s: db.session.add(ServiceDescription(source="local", locale="en", code_system="cpt",
-                                                        code_first="99200", code_last="99209",
-                                                        name="Test visit", explanation="A visit in tests.")),
+            # The glossary and the dictionary change through their loaders, which say so (content_changed).
+            lambda s: (setattr(GlossaryTerm.query.filter_by(locale="en", slug="deductible").one(),
+                               "short_definition", "What you pay before your plan pays."), content_changed()),
+            lambda s: (db.session.add(ServiceDescription(source="local", locale="en", code_system="cpt",
+                                                         code_first="99200", code_last="99209",
+                                                         name="Test visit", explanation="A visit in tests.")),
+                       content_changed()),
             lambda s: setattr(s.account.organisation, "phone", "+1 555-0199"),
             lambda s: setattr(s, "due_date", s.due_date + timedelta(days=7)),
             lambda s: setattr(s.visits[0], "provider", "Dr. Other"),

@@ -25,6 +25,24 @@ def _spaced(phrase: str) -> bool:
     return not any(unicodedata.east_asian_width(c) == "W" for c in phrase)
 
 
+class TermIndex:
+    """The phrases of a glossary, ready to be looked for: built once per language and content version (it
+    only reads the terms), shared by every page's marker."""
+
+    def __init__(self, terms: Iterable[GlossaryTerm]) -> None:
+        self.by_phrase: dict[str, GlossaryTerm] = {}  # "out-of-pocket maximum" -> term
+        unspaced: dict[str, GlossaryTerm] = {}
+        for term in terms:
+            for phrase in (*term.names, *term.matches):
+                key = " ".join(phrase.casefold().split())
+                (self.by_phrase if _spaced(key) else unspaced).setdefault(key, term)
+        # Searched in the text itself, so that positions stay right even where case folding changes length.
+        self.unspaced = [(re.compile(re.escape(key), re.IGNORECASE), term)
+                         for key, term in sorted(unspaced.items(), key=lambda item: -len(item[0]))]
+        self.first_words = {key.split(" ")[0] for key in self.by_phrase}
+        self.longest = max((key.count(" ") + 1 for key in self.by_phrase), default=0)
+
+
 class TermMarker:
     """Callable on a page: ``marker(text)`` escapes ``text`` and marks each term's first appearance.
 
@@ -34,19 +52,12 @@ class TermMarker:
     a long statement.
     """
 
-    def __init__(self, terms: Iterable[GlossaryTerm], render: Callable[[GlossaryTerm, str, str], str]) -> None:
+    def __init__(self, terms: Iterable[GlossaryTerm] | TermIndex,
+                 render: Callable[[GlossaryTerm, str, str], str]) -> None:
+        index = terms if isinstance(terms, TermIndex) else TermIndex(terms)
         self._render = render
-        self._by_phrase: dict[str, GlossaryTerm] = {}  # "out-of-pocket maximum" -> term
-        unspaced: dict[str, GlossaryTerm] = {}
-        for term in terms:
-            for phrase in (*term.names, *term.matches):
-                key = " ".join(phrase.casefold().split())
-                (self._by_phrase if _spaced(key) else unspaced).setdefault(key, term)
-        # Searched in the text itself, so that positions stay right even where case folding changes length.
-        self._unspaced = [(re.compile(re.escape(key), re.IGNORECASE), term)
-                          for key, term in sorted(unspaced.items(), key=lambda item: -len(item[0]))]
-        self._first_words = {key.split(" ")[0] for key in self._by_phrase}
-        self._longest = max((key.count(" ") + 1 for key in self._by_phrase), default=0)
+        self._by_phrase, self._unspaced = index.by_phrase, index.unspaced
+        self._first_words, self._longest = index.first_words, index.longest
         self._done: set[str] = set()
         self._count = 0
         # Texts already seen, with the terms they contain: a repeated label costs a set lookup.

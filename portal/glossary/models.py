@@ -75,3 +75,13 @@ class ServiceDescription(db.Model):
 
 
 Index("ix_service_descriptions_lookup", ServiceDescription.code_system, ServiceDescription.code_first)
+
+
+class ContentVersion(db.Model):
+    """A token that changes, in the same transaction, whenever the glossary or the dictionary does (see
+    ``cache.py``): workers that keep them in memory compare it once a request."""
+
+    __tablename__ = "content_versions"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))

@@ -7,10 +7,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import insert, select
 
 from ..extensions import db
+from .cache import cached, content_changed, current_token
 from .content import CONTENT_DIR, SOURCE_LOCALE, Content, EntryRecord, TermRecord, code_kind, read_content
+from .markup import TermIndex
 from .models import SOURCE_BUILTIN, SOURCE_LOCAL, GlossaryTerm, ServiceDescription
 
 
@@ -31,23 +33,28 @@ def _entry_row(source: str, locale: str, entry: EntryRecord) -> dict:
                 code_last=entry.code_last, name=entry.name, explanation=entry.explanation)
 
 
-def _sync(model: type, existing: Iterable, key: Callable[[object], tuple], wanted: dict[tuple, dict]) -> None:
-    """Make the rows ``existing`` equal ``wanted`` (by key): update in place, add, delete; unchanged rows stay."""
+def _sync(model: type, existing: Iterable, key: Callable[[object], tuple], wanted: dict[tuple, dict]) -> bool:
+    """Make the rows ``existing`` equal ``wanted`` (by key): update in place, add, delete; unchanged rows stay.
+    Whether anything changed."""
     seen = set()
+    changed = False
     for row in list(existing):
         k = key(row)
         values = wanted.get(k)
         if values is None:
             db.session.delete(row)
+            changed = True
             continue
         seen.add(k)
         for name, value in values.items():
             if getattr(row, name) != value:
                 setattr(row, name, value)
+                changed = True
     new = [values for k, values in wanted.items() if k not in seen]
     if new:
         db.session.flush()  # deletions first, so that a re-added key does not collide
         db.session.execute(insert(model), new)
+    return changed or bool(new)
 
 
 def load_builtin(content: Content) -> LoadReport:
@@ -56,13 +63,15 @@ def load_builtin(content: Content) -> LoadReport:
     Rows are updated in place rather than replaced, so that loading the same files again changes nothing.
     """
     terms = {(locale, t.slug): _term_row(locale, t) for locale, items in content.glossary.items() for t in items}
-    _sync(GlossaryTerm, db.session.scalars(select(GlossaryTerm)), lambda r: (r.locale, r.slug), terms)
+    changed = _sync(GlossaryTerm, db.session.scalars(select(GlossaryTerm)), lambda r: (r.locale, r.slug), terms)
     entries = {(locale, e.code_system, e.code_first, e.code_last): _entry_row(SOURCE_BUILTIN, locale, e)
                for locale, items in content.dictionary.items() for e in items}
-    _sync(ServiceDescription,
-          db.session.scalars(select(ServiceDescription).where(ServiceDescription.source == SOURCE_BUILTIN)),
-          lambda r: (r.locale, r.code_system, r.code_first, r.code_last), entries)
+    changed = _sync(ServiceDescription,
+                    db.session.scalars(select(ServiceDescription).where(ServiceDescription.source == SOURCE_BUILTIN)),
+                    lambda r: (r.locale, r.code_system, r.code_first, r.code_last), entries) or changed
     db.session.flush()
+    if changed or current_token() is None:
+        content_changed()
     return LoadReport({k: len(v) for k, v in content.glossary.items()},
                       {k: len(v) for k, v in content.dictionary.items()})
 
@@ -128,6 +137,8 @@ def import_dictionary(entries: list[EntryRecord], locale: str) -> ImportReport:
             db.session.delete(row)
             removed += 1
     db.session.flush()
+    if added or changed or removed:
+        content_changed()
     return ImportReport(len(entries), same, added, changed, removed, kept)
 
 
@@ -191,32 +202,47 @@ def _preference(entry: DictionaryEntry, locale: str) -> tuple:
     return (entry.locale != locale, _width(entry), entry.source != SOURCE_LOCAL)
 
 
+class _Dictionary(NamedTuple):
+    """One language's dictionary (with the source language's), arranged for naming the codes of a page."""
+
+    exact: dict[tuple[str, str], list[DictionaryEntry]]
+    # Ranges grouped by what a code must share with one to fall in it (system, length, CPT category), so that
+    # a long statement compares each code with its own group only.
+    ranges: dict[tuple[str, int, str], list[DictionaryEntry]]
+
+
+def _dictionary(locale: str) -> _Dictionary:
+    def build() -> _Dictionary:
+        table = ServiceDescription
+        rows = db.session.execute(
+            select(table.code_system, table.code_first, table.code_last, table.name, table.explanation,
+                   table.locale, table.source).where(table.locale.in_({locale, SOURCE_LOCALE}))).all()
+        exact: dict[tuple[str, str], list[DictionaryEntry]] = {}
+        ranges: dict[tuple[str, int, str], list[DictionaryEntry]] = {}
+        for row in rows:
+            entry = DictionaryEntry(*row)
+            if entry.code_first == entry.code_last:
+                exact.setdefault((entry.code_system, entry.code_first), []).append(entry)
+            else:
+                key = (entry.code_system, len(entry.code_first), code_kind(entry.code_first))
+                ranges.setdefault(key, []).append(entry)
+        return _Dictionary(exact, ranges)
+
+    return cached(("dictionary", locale), build)
+
+
 def describe_codes(codes: Iterable[tuple[str, str]], locale: str) -> dict[tuple[str, str], DictionaryEntry]:
-    """Find the best dictionary entry for each (code system, code), in one query."""
+    """Find the best dictionary entry for each (code system, code)."""
     wanted = {(system, normalise_code(system, code)) for system, code in codes}
-    if not wanted:
-        return {}
-    systems = {system for system, _ in wanted}
-    exact = {code for _, code in wanted}
-    table = ServiceDescription
-    rows = db.session.execute(
-        select(table.code_system, table.code_first, table.code_last, table.name, table.explanation, table.locale,
-               table.source)
-        .where(table.locale.in_({locale, SOURCE_LOCALE}), table.code_system.in_(systems),
-               or_(table.code_first.in_(exact), table.code_first != table.code_last))).all()
-    # Grouped by what a code must share with an entry to fall in it (system, length, CPT category), so
-    # that a long statement compares each code with its own group, not the whole dictionary.
-    groups: dict[tuple[str, int, str], list[DictionaryEntry]] = {}
-    for row in rows:
-        entry = DictionaryEntry(*row)
-        groups.setdefault((entry.code_system, len(entry.code_first), code_kind(entry.code_first)), []).append(entry)
+    dictionary = _dictionary(locale) if wanted else None
     found = {}
     for system, code in wanted:
         if not code:
             continue
         # Range ends and codes are compared as Python strings, not by the database's collation.
-        matching = [e for e in groups.get((system, len(code), code_kind(code)), ())
-                    if e.code_first <= code <= e.code_last]
+        matching = [*dictionary.exact.get((system, code), ()),
+                    *(e for e in dictionary.ranges.get((system, len(code), code_kind(code)), ())
+                      if e.code_first <= code <= e.code_last)]
         if matching:
             found[(system, code)] = min(matching, key=lambda e: _preference(e, locale))
     return found
@@ -258,13 +284,26 @@ def index_form(title: str, locale: str) -> str:
 
 
 def glossary_terms(locale: str) -> list[GlossaryTerm]:
-    """Every term in ``locale`` (terms not yet translated in the source language), in its alphabetical order."""
-    rows = db.session.scalars(select(GlossaryTerm).where(GlossaryTerm.locale.in_({locale, SOURCE_LOCALE}))).all()
-    by_slug: dict[str, GlossaryTerm] = {}
-    for row in rows:
-        if row.slug not in by_slug or row.locale == locale:
-            by_slug[row.slug] = row
-    return sorted(by_slug.values(), key=lambda t: index_form(t.title, t.locale))
+    """Every term in ``locale`` (terms not yet translated in the source language), in its alphabetical order.
+
+    The terms are kept by the worker between requests (``cache.py``), detached from any database session:
+    read them, never change them."""
+
+    def build() -> list[GlossaryTerm]:
+        rows = db.session.scalars(select(GlossaryTerm).where(GlossaryTerm.locale.in_({locale, SOURCE_LOCALE}))).all()
+        by_slug: dict[str, GlossaryTerm] = {}
+        for row in rows:
+            db.session.expunge(row)
+            if row.slug not in by_slug or row.locale == locale:
+                by_slug[row.slug] = row
+        return sorted(by_slug.values(), key=lambda t: index_form(t.title, t.locale))
+
+    return cached(("terms", locale), build)
+
+
+def term_index(locale: str) -> TermIndex:
+    """The phrases of ``locale``'s glossary, ready for a page's marker."""
+    return cached(("index", locale), lambda: TermIndex(glossary_terms(locale)))
 
 
 def _searchable(text: str) -> str:

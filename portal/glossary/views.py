@@ -3,12 +3,18 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
 from ..i18n import current_locale
 from . import services
 
 bp = Blueprint("glossary", __name__)
+
+
+@bp.before_app_request
+def _read_content_version_again() -> None:
+    # Once per request, even where a request runs in an application context that outlives it (the tests).
+    g.pop("content_token", None)
 
 QUERY_MAX = 100
 

@@ -7,7 +7,7 @@ from markupsafe import Markup
 from ..i18n import current_locale
 from .markup import TermMarker
 from .models import GlossaryTerm
-from .services import glossary_terms
+from .services import term_index
 
 
 def term_marker() -> TermMarker:
@@ -17,4 +17,4 @@ def term_marker() -> TermMarker:
     def render(term: GlossaryTerm, text: str, element_id: str) -> str:
         return Markup(macro(term, text, element_id))
 
-    return TermMarker(glossary_terms(current_locale()), render)
+    return TermMarker(term_index(current_locale()), render)

@@ -21,8 +21,7 @@ from sqlalchemy import select
 from ..billing.models import LineItem, Patient, Statement, Visit
 from ..billing.services import StatementSummary, organisation_today
 from ..extensions import db
-from ..glossary.content import SOURCE_LOCALE
-from ..glossary.models import GlossaryTerm
+from ..glossary.cache import current_token as content_token
 from ..glossary.services import service_names
 from ..i18n import _, language_choices
 from ..money import Money
@@ -118,10 +117,6 @@ def content_version(statement: Statement, locale: str, *, note: str | None = Non
                Payment.card_last4, Payment.created_at, Payment.succeeded_at)
         .where(Payment.statement_id == statement.id, Payment.status.in_(SETTLED_STATUSES))
         .order_by(Payment.id)).all()
-    glossary = db.session.execute(
-        select(GlossaryTerm.locale, GlossaryTerm.slug, GlossaryTerm.title, GlossaryTerm.synonyms,
-               GlossaryTerm.matches, GlossaryTerm.short_definition)
-        .where(GlossaryTerm.locale.in_({locale, SOURCE_LOCALE})).order_by(GlossaryTerm.id)).all()
     names = service_names(lines, locale)
     # Whether it is due, overdue or paid changes the words printed; the date alone does not.
     summary = StatementSummary(
@@ -147,7 +142,9 @@ def content_version(statement: Statement, locale: str, *, note: str | None = Non
                   for row in rows],
         "payments": [[_iso(value) if isinstance(value, datetime) else value for value in payment]
                      for payment in payments],
-        "glossary": [list(term) for term in glossary],
+        # The glossary and the dictionary, by the token that changes whenever either does (its appendix
+        # and the services' plain names are printed).
+        "glossary": content_token(),
     }
     encoded = json.dumps(facts, ensure_ascii=False, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(encoded).hexdigest()[:40]

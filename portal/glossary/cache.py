@@ -1,0 +1,61 @@
+"""The glossary and the service dictionary, kept in each worker's memory between requests.
+
+Every statement page needs both (its terms marked, its services named), and reading them costs more than the
+rest of the page's data. They change only when ``flask glossary load`` or ``flask dictionary import`` runs,
+perhaps on another machine: each of those gives ``content_versions`` a new random token in the same
+transaction. A request reads the token (one primary-key query) and uses what this worker built for that token,
+or builds it again, so every worker on every machine shows new wording from the next request on. Nothing here
+is state of its own: it is a copy of rows, checked against the database on every request.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import g
+from sqlalchemy import select, update
+
+from ..extensions import db
+from .models import ContentVersion
+
+NAME = "plain_language"
+T = TypeVar("T")
+
+_built: dict[str, Any] = {"token": None, "values": {}}
+_lock = threading.Lock()
+
+
+def current_token() -> str | None:
+    """This request's content token (read once a request); None when no content was ever loaded."""
+    if "content_token" not in g:
+        g.content_token = db.session.scalar(select(ContentVersion.token).where(ContentVersion.name == NAME))
+    return g.content_token
+
+
+def content_changed() -> None:
+    """Call in the transaction that changes the glossary or the dictionary: the other workers rebuild."""
+    token = secrets.token_hex(16)
+    if not db.session.execute(update(ContentVersion).where(ContentVersion.name == NAME)
+                              .values(token=token)).rowcount:
+        db.session.add(ContentVersion(name=NAME, token=token))
+    db.session.flush()
+    g.pop("content_token", None)
+
+
+def cached(key: tuple, build: Callable[[], T]) -> T:
+    """What ``build`` makes from the content, built once per worker and content token. Without a token (the
+    table emptied, as the tests do) nothing is kept."""
+    token = current_token()
+    if token is None:
+        return build()
+    values = _built["values"] if _built["token"] == token else None
+    if values is not None and key in values:
+        return values[key]
+    value = build()
+    with _lock:
+        if _built["token"] != token:
+            _built.update(token=token, values={})
+        _built["values"][key] = value
+    return value
