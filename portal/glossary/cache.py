@@ -23,7 +23,8 @@ from .models import ContentVersion
 NAME = "plain_language"
 T = TypeVar("T")
 
-_built: dict[str, Any] = {"token": None, "values": {}}
+# (token, {key: value}) swapped as one object, so that a thread never pairs one token with another's values.
+_built: list[tuple[str | None, dict[tuple, Any]]] = [(None, {})]
 _lock = threading.Lock()
 
 
@@ -50,12 +51,14 @@ def cached(key: tuple, build: Callable[[], T]) -> T:
     token = current_token()
     if token is None:
         return build()
-    values = _built["values"] if _built["token"] == token else None
-    if values is not None and key in values:
+    built_for, values = _built[0]
+    if built_for == token and key in values:
         return values[key]
     value = build()
     with _lock:
-        if _built["token"] != token:
-            _built.update(token=token, values={})
-        _built["values"][key] = value
+        built_for, values = _built[0]
+        if built_for != token:
+            values = {}
+            _built[0] = (token, values)
+        values[key] = value
     return value
