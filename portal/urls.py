@@ -1,7 +1,11 @@
-"""Addresses taken from visitors (a "next" page to return to) are checked before being followed."""
+"""Addresses taken from visitors are checked before use: a "next" page to return to, ids in a path."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
+
+# The largest id our integer columns hold (PostgreSQL's integer is 32 bits): a bigger number in an address is
+# simply not found, rather than a query the database refuses.
+MAX_ID = 2**31 - 1
 
 
 def safe_next(target: str | None) -> str | None:

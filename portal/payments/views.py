@@ -13,7 +13,7 @@ from ..extensions import db, limiter
 from ..http_headers import card_form_policy
 from ..i18n import _, _l, current_locale
 from ..money import AmountError, parse_amount
-from ..questions.staff import MAX_ID
+from ..urls import MAX_ID
 from . import services
 from . import stripe_gateway as gateway
 from .forms import FULL, OTHER, CardForm, PayForm, RefundForm, ReviewedForm

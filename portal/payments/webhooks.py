@@ -30,7 +30,7 @@ def webhook():
     except gateway.BadSignature as error:
         log.warning("webhook refused: %s", error)
         return jsonify(error="bad signature"), 400
-    if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+    if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str) or _has_nul(event):
         return jsonify(error="not an event"), 400
     try:
         row, applied = services.record_event(event)
@@ -53,3 +53,14 @@ def webhook():
         log.warning("event %s (%s) needs review: %s", event["id"], kind, review)
     queue_receipts(receipts)
     return jsonify(received=True)
+
+
+def _has_nul(value: object) -> bool:
+    # PostgreSQL cannot store a NUL character in text, and Stripe never sends one: such an event is not Stripe's.
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False

@@ -15,6 +15,7 @@ from ..i18n import _, _l, current_locale, ngettext
 from ..outbox import services as outbox
 from ..outbox.models import OutgoingMail
 from ..site import current_organisation
+from ..urls import MAX_ID
 from . import services
 from .dashboard import dashboard as dashboard_figures
 from .forms import ReassignForm, RosterForm, StaffReplyForm, StatusForm, options, split_list
@@ -25,8 +26,6 @@ from .views import STAFF_STATUS_LABELS
 
 bp = Blueprint("staff", __name__)
 
-# The largest id a database integer holds; a bigger number in an address is simply not found.
-MAX_ID = 2**63 - 1
 
 MAIL_KINDS = {
     "question_reply": _l("Reply notice"),

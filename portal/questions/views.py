@@ -11,6 +11,7 @@ from ..billing.models import LineItem, Visit
 from ..extensions import db
 from ..glossary.services import service_names
 from ..i18n import _, _l, current_locale, language_in_itself
+from ..urls import MAX_ID
 from . import services
 from .forms import AskForm, ReplyForm, options
 from .models import RESOLVED, WAITING_BILLING, WAITING_PATIENT, Question, StaffProfile
@@ -55,9 +56,9 @@ def question_for(viewer: Viewer, public_id: str) -> Question | None:
 def _line_on(statement, line_id: str | None) -> LineItem | None:
     if not line_id:
         return None
-    # ASCII digits only ("²".isdigit() is true), and few enough of them to fit a database integer: anything
-    # else in the address is simply not found.
-    if not (line_id.isascii() and line_id.isdigit() and len(line_id) <= 18):
+    # ASCII digits only ("²".isdigit() is true), and a number that fits our integer columns: anything else in
+    # the address is simply not found.
+    if not (line_id.isascii() and line_id.isdigit() and len(line_id) <= 10 and int(line_id) <= MAX_ID):
         abort(404)
     line = db.session.scalar(select(LineItem).join(Visit).where(LineItem.id == int(line_id),
                                                                  Visit.statement_id == statement.id))
