@@ -40,6 +40,18 @@ def _render(code: int, heading=None, message=None):  # noqa: ANN001 (lazy string
                            message=message or default_message), code
 
 
+def has_nul(value: object) -> bool:
+    """Whether text anywhere in ``value`` (a string, or JSON-like dicts and lists) holds a NUL character, which
+    PostgreSQL cannot store and no bill, form or Stripe event ever holds."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(key) or has_nul(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(has_nul(item) for item in value)
+    return False
+
+
 def _refuse_nul_bytes() -> None:
     # PostgreSQL cannot store or compare text with NUL characters and would fail with a 500;
     # no person types one, so the request is simply bad.

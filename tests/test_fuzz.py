@@ -762,6 +762,7 @@ def mutate(document, place: tuple, action: str, value) -> None:  # noqa: ANN001
 @fuzz(60)
 @given(mutations=st.lists(st.tuples(st.sampled_from(_PLACES), st.sampled_from(["drop", "replace"]), ODD_FHIR),
                           min_size=1, max_size=3))
+@example(mutations=[(_PLACES[-1], "replace", "\x00")])
 def test_a_mutated_bundle_is_imported_whole_or_refused(hospital, mutations):
     document = copy.deepcopy(_BUNDLE)
     for place, action, value in mutations:
@@ -809,6 +810,7 @@ ODD_CELLS = st.one_of(
                                                      "copy_row", "drop_row"]),
                                     st.integers(0, len(_ROWS) - 1), st.integers(0, len(_ROWS[0]) - 1), ODD_CELLS),
                           min_size=1, max_size=4))
+@example(mutations=[("cell", 3, 0, "\x00")])  # PostgreSQL cannot store a NUL: refused, never a database error
 def test_a_mutated_csv_file_is_imported_whole_or_refused(hospital, mutations):
     rows = copy.deepcopy(_ROWS)
     for action, row, column, value in mutations:

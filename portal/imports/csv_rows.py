@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from babel.numbers import get_currency_precision
 
+from ..errors import has_nul
 from ..i18n import locale_from_header
 from .amounts import to_minor
 from .fhir import Hospital
@@ -76,6 +77,8 @@ def _amount(value: str, currency: str, where: str) -> int:
 
 
 def unit_from_csv_text(text: str, file: str, hospital: Hospital) -> Unit:
+    if has_nul(text):
+        raise BadInput("holds a NUL character, which no bill has: the file is damaged or not text", "")
     try:
         return _read(csv.DictReader(io.StringIO(text, newline="")), file, hospital)
     except csv.Error as error:

@@ -19,6 +19,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
+from ..errors import has_nul
 from ..i18n import locale_from_header
 from .amounts import MAX_MINOR, settle_insured, settle_self_pay
 from .fhir_values import (MoneyReader, Resources, adjudicated_amounts, best_coding, clean_text, fhir_day, fhir_period,
@@ -240,6 +241,8 @@ def _reading(label: str) -> Iterator[None]:
 
 def build_unit(file: str, label: str, index: Resources, members: list[dict], hospital: Hospital) -> Unit:
     """The accounts, patients and claims of these resources (looked up in ``index`` for references)."""
+    if has_nul(members):
+        raise BadInput("holds a NUL character, which no bill has: the file is damaged", label, file)
     with _reading(label):
         return _build_unit(file, label, index, members, hospital)
 

@@ -12,6 +12,7 @@ import logging
 from flask import Blueprint, jsonify, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from ..errors import has_nul
 from ..extensions import csrf, db, limiter
 from . import services
 from . import stripe_gateway as gateway
@@ -30,7 +31,8 @@ def webhook():
     except gateway.BadSignature as error:
         log.warning("webhook refused: %s", error)
         return jsonify(error="bad signature"), 400
-    if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str) or _has_nul(event):
+    # (Stripe never sends a NUL character, which PostgreSQL could not store: such an event is not Stripe's.)
+    if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str) or has_nul(event):
         return jsonify(error="not an event"), 400
     try:
         row, applied = services.record_event(event)
@@ -53,14 +55,3 @@ def webhook():
         log.warning("event %s (%s) needs review: %s", event["id"], kind, review)
     queue_receipts(receipts)
     return jsonify(received=True)
-
-
-def _has_nul(value: object) -> bool:
-    # PostgreSQL cannot store a NUL character in text, and Stripe never sends one: such an event is not Stripe's.
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
