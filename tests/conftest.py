@@ -6,6 +6,7 @@ import contextvars
 import itertools
 import os
 import re
+import time
 from datetime import date, timedelta
 
 import flask_migrate
@@ -27,6 +28,8 @@ STRIPE_KEYS = {"STRIPE_SECRET_KEY": "sk_test_portal_tests", "STRIPE_PUBLISHABLE_
                "STRIPE_WEBHOOK_SECRET": "whsec_portal_tests"}
 # Set by the localstripe fixture for the whole run; an address nothing listens on until then.
 _STRIPE_BASE = {"url": "http://127.0.0.1:9"}
+# The stand-in waits a second before sending an event's webhook; a little more for its event loop.
+STAND_IN_WEBHOOK_DELAY = 1.3
 
 
 def app_config(database_url: str, **overrides) -> dict:
@@ -430,13 +433,20 @@ def live_server(make_app, localstripe):
 
     from werkzeug.serving import make_server
 
+    def point_webhooks_at(url: str, secret: str) -> None:
+        data = f"url={url}&secret={secret}".encode()
+        urllib.request.urlopen(urllib.request.Request(f"{localstripe}/_config/webhooks/portal", data=data), timeout=5)
+
+    # The stand-in sends each event a second after making it, to wherever its webhook points by then: an
+    # earlier test's last payment would reach this server as an event it never made. Let those go nowhere.
+    point_webhooks_at("http://127.0.0.1:9/", "discard")
+    time.sleep(STAND_IN_WEBHOOK_DELAY)
     app = make_app()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    data = f"url={url}/stripe/webhook&secret={STRIPE_KEYS['STRIPE_WEBHOOK_SECRET']}".encode()
-    urllib.request.urlopen(urllib.request.Request(f"{localstripe}/_config/webhooks/portal", data=data), timeout=5)
+    point_webhooks_at(f"{url}/stripe/webhook", STRIPE_KEYS["STRIPE_WEBHOOK_SECRET"])
     try:
         yield SimpleNamespace(url=url, app=app)
     finally:
