@@ -15,7 +15,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import get_date_format, get_datetime_format, get_timezone_name
 from babel.lists import format_list
 from babel.support import Translations
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, has_app_context, request
 from flask_babel import Domain, format_date, format_decimal, format_time, get_locale, to_user_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -89,9 +89,20 @@ def _select_timezone() -> str:
 
 
 def current_locale() -> str:
-    return str(get_locale() or current_app.config["DEFAULT_LOCALE"])
+    # Asked for by every amount and date on a page: kept with the request's locale, as its catalog is.
+    state = _babel_state()
+    if state is not None:
+        kept = state.get("portal_locale_code")
+        if kept is not None and kept[0] is state.get("babel_locale") is not None:
+            return kept[1]
+    code = str(get_locale() or current_app.config["DEFAULT_LOCALE"])
+    state = _babel_state()
+    if state is not None and state.get("babel_locale") is not None:
+        state["portal_locale_code"] = (state["babel_locale"], code)
+    return code
 
 
+@lru_cache(maxsize=64)
 def language_in_itself(code: str) -> str:
     """A language's name in that language, as a chooser lists it: "Español", "中文", "العربية"."""
     try:
@@ -231,6 +242,23 @@ class _CheckedTranslations:
         return getattr(self._inner, name)
 
 
+def _babel_state() -> dict[str, Any] | None:
+    """Flask-Babel's per-request state (its locale, domain and catalog), as a dict; None outside a request or
+    before Flask-Babel has made it."""
+    if not has_app_context():
+        return None
+    state = vars(g._get_current_object()).get("_flask_babel")
+    return state.__dict__ if state is not None else None
+
+
+def _template_gettext(message: str) -> str:
+    return babel.domain_instance.get_translations().ugettext(message)
+
+
+def _template_ngettext(singular: str, plural: str, n: int) -> str:
+    return babel.domain_instance.get_translations().ungettext(singular, plural, n)
+
+
 class _CheckedDomain(Domain):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -239,6 +267,20 @@ class _CheckedDomain(Domain):
         self._checked: dict[int, tuple[Any, _CheckedTranslations]] = {}
 
     def get_translations(self) -> Any:
+        # A page asks hundreds of times; Flask-Babel would look up the locale and its catalog each time.
+        # Kept on the request's Flask-Babel state with the locale it was for: force_locale() and refresh()
+        # replace or drop that locale object, so a kept catalog never outlives its language.
+        state = _babel_state()
+        if state is not None:
+            kept = state.get("portal_translations")
+            if kept is not None and kept[0] is state.get("babel_locale") is not None:
+                return kept[1]
+        translations = self._checked_translations()
+        if state is not None and state.get("babel_locale") is not None:
+            state["portal_translations"] = (state["babel_locale"], translations)
+        return translations
+
+    def _checked_translations(self) -> Any:
         inner = super().get_translations()
         if not isinstance(inner, Translations):
             return _CheckedTranslations(inner)
@@ -266,6 +308,8 @@ def init_app(app: Flask) -> None:
     # the extension, as Flask-Babel's own is).
     if not isinstance(babel.__dict__.get("domain_instance"), _CheckedDomain):
         babel.domain_instance = _CheckedDomain()
+    # The templates' _() and ngettext() straight to the catalog (Flask-Babel's would look up the domain first).
+    app.jinja_env.install_gettext_callables(gettext=_template_gettext, ngettext=_template_ngettext, newstyle=True)
     app.jinja_env.filters["money"] = money_filter
     app.jinja_env.filters["date"] = date_filter
     app.jinja_env.filters["datetime"] = datetime_filter

@@ -66,3 +66,26 @@ def test_lists_are_joined_as_each_language_joins_them(app):
             with force_locale(locale):
                 assert list_filter(["English", "Español", "Français"]) == expected
         assert list_filter([]) == ""
+
+
+def test_a_request_that_switches_language_reads_each_language_from_its_own_catalog(app):
+    """The catalog is kept for the rest of a request once looked up; a page that prints or emails in another
+    language (force_locale) must still get that language, in Python and in templates, and its own afterwards."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    from portal.i18n import _, current_locale
+
+    page = '{{ _("Statement date") }}|{{ ngettext("%(num)d line", "%(num)d lines", 2) }}'
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert _("Statement date") == "Statement date" and current_locale() == "en"
+        english = render_template_string(page)
+        with force_locale("es"):
+            spanish = render_template_string(page)
+            assert _("Statement date") == spanish.split("|")[0] != "Statement date"
+            with force_locale("bg"):
+                assert _("Statement date") not in ("Statement date", spanish.split("|")[0])
+                assert current_locale() == "bg"
+            assert _("Statement date") == spanish.split("|")[0] and current_locale() == "es"
+        assert _("Statement date") == "Statement date" and current_locale() == "en"
+        assert render_template_string(page) == english == "Statement date|2 lines"
