@@ -1,4 +1,5 @@
 """The explanation glossary: its content files, loading, bad files, the /glossary page and search."""
+import re
 import shutil
 
 import pytest
@@ -251,3 +252,31 @@ def test_new_wording_loaded_anywhere_reaches_every_worker_with_the_next_request(
     assert "What your plan agreed the service costs." in page and "The most your insurance plan" not in page
     with app.test_request_context():
         assert describe_codes([("cpt", "99213")], "en")[("cpt", "99213")].name == "Our own visit name" != english_name
+
+
+def test_a_marked_term_is_the_same_on_every_page_numbered_for_its_page_and_follows_new_wording(
+        app, client, make, login_as, glossary):
+    """A term's button and popover are rendered once per worker and copied: every page gets them whole, with ids
+    counted from its own start, and new wording shows on the next page."""
+    from portal.glossary.cache import content_changed
+
+    statement = make.statement(lines=3)
+    login_as(make.user(accounts=[statement.account]))
+    pages = [client.get(f"/statements/{statement.number}").get_data(as_text=True) for _ in range(2)]
+    assert pages[0] == pages[1]
+    ids = re.findall(r'popover id="(term-\d+)"', pages[0])
+    assert ids[:2] == ["term-1", "term-2"] and len(ids) == len(set(ids)) > 2
+    assert "\x00" not in pages[0]
+    # Each button opens its own popover, and the popover names its own title.
+    for element_id in ids:
+        assert f'id="{element_id}-button" popovertarget="{element_id}"' in pages[0]
+        assert f'aria-labelledby="{element_id}-title"><span class="term-popover-title" id="{element_id}-title">' \
+               in pages[0]
+    term = db.session.scalar(select(GlossaryTerm).filter_by(locale="en", slug="allowed-amount"))
+    assert term.short_definition in pages[0]
+    term.short_definition = "What your plan agreed the service costs."
+    content_changed()
+    db.session.commit()
+    page = client.get(f"/statements/{statement.number}").get_data(as_text=True)
+    assert "What your plan agreed the service costs." in page and pages[0].count("term-popover-text") == \
+        page.count("term-popover-text")

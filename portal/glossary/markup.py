@@ -18,6 +18,7 @@ from .models import GlossaryTerm
 
 # A word, with inner hyphens and apostrophes: "out-of-pocket", "hospital's".
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*")
+MAX_REMEMBERED_TEXTS = 5_000
 
 
 def _spaced(phrase: str) -> bool:
@@ -41,6 +42,14 @@ class TermIndex:
                          for key, term in sorted(unspaced.items(), key=lambda item: -len(item[0]))]
         self.first_words = {key.split(" ")[0] for key in self.by_phrase}
         self.longest = max((key.count(" ") + 1 for key in self.by_phrase), default=0)
+        # Where the terms are in each text seen by any page: labels and headings recur on every page.
+        self.found: dict[str, list[tuple[int, int, GlossaryTerm]]] = {}
+
+    def remember(self, text: str, found: list[tuple[int, int, GlossaryTerm]]) -> None:
+        # Explanations carry a patient's amounts, so texts never stop coming: start afresh when full.
+        if len(self.found) >= MAX_REMEMBERED_TEXTS:
+            self.found = {}
+        self.found[text] = found
 
 
 class TermMarker:
@@ -55,6 +64,7 @@ class TermMarker:
     def __init__(self, terms: Iterable[GlossaryTerm] | TermIndex,
                  render: Callable[[GlossaryTerm, str, str], str]) -> None:
         index = terms if isinstance(terms, TermIndex) else TermIndex(terms)
+        self._index = index
         self._render = render
         self._by_phrase, self._unspaced = index.by_phrase, index.unspaced
         self._first_words, self._longest = index.first_words, index.longest
@@ -104,7 +114,10 @@ class TermMarker:
         known = self._seen.get(text)
         if known is not None and known <= self._done:
             return escape(text)
-        matches = self._matches(text)
+        matches = self._index.found.get(text)
+        if matches is None:
+            matches = self._matches(text)
+            self._index.remember(text, matches)
         self._seen[text] = frozenset(term.slug for _s, _e, term in matches)
         out: list[str] = []
         position = 0
