@@ -62,13 +62,15 @@ def statement(number: str):
     found = statement_for(viewer, number)
     if found is None:
         abort(404)
-    audit("statement.viewed", "statement", found.id, guest=viewer.is_guest_for(found))
-    # Committed before the page's data is loaded, so that the commit does not expire it.
-    db.session.commit()
     page = services.statement_page(found, current_locale())
-    return render_template("billing/statement.html", page=page, summary=page.summary, statement=found,
+    html = render_template("billing/statement.html", page=page, summary=page.summary, statement=found,
                            guest_minutes_left=viewer.guest_minutes_left(found), terms=term_marker(),
                            payments_enabled=gateway_enabled(), pdf_languages=language_choices())
+    # Recorded once the page is ready and before it is sent: a page that failed is not counted as seen, and a
+    # page whose record could not be kept is not shown. (Before rendering, the commit would expire its data.)
+    audit("statement.viewed", "statement", found.id, guest=viewer.is_guest_for(found))
+    db.session.commit()
+    return html
 
 
 @bp.route("/staff/statements")
