@@ -2,6 +2,8 @@
 in), and the taglines offering free language help in every language the portal speaks."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from babel import Locale
 from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
 from flask_babel import force_locale
@@ -38,13 +40,19 @@ def taglines() -> list[tuple[str, str, str]]:
     organisation = current_organisation()
     if organisation is None:
         return []
+    return list(_taglines(tuple(code for code, _name in language_choices()), organisation.phone))
+
+
+@lru_cache(maxsize=64)
+def _taglines(codes: tuple[str, ...], phone: str) -> tuple[tuple[str, str, str], ...]:
+    # The same for every page: the catalogs are read once per process, and the phone is part of the key.
     lines = []
-    for code, _name in language_choices():
+    for code in codes:
         with force_locale(code):
-            text = _("Language help is free. Call %(phone)s.", phone=left_to_right(organisation.phone))
+            text = _("Language help is free. Call %(phone)s.", phone=left_to_right(phone))
         direction = "rtl" if Locale.parse(code).character_order == "right-to-left" else "ltr"
         lines.append((code.replace("_", "-"), direction, text))
-    return lines
+    return tuple(lines)
 
 
 def init_app(app: Flask) -> None:
