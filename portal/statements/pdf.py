@@ -25,9 +25,9 @@ from weasyprint.urls import URLFetcher
 
 from ..billing.models import Statement
 from ..billing.services import StatementPage, statement_page
-from ..glossary.markup import TermMarker
+from ..glossary.markup import TermIndex, TermMarker
 from ..glossary.models import GlossaryTerm
-from ..glossary.services import glossary_terms
+from ..glossary.services import glossary_terms, term_index
 from ..i18n import _
 from ..questions.services import account_contact
 
@@ -143,8 +143,8 @@ def css_string(text: str) -> Markup:
 class _PrintMarker(TermMarker):
     """Marks a glossary term's first use with a link to its entry in the appendix, and remembers it."""
 
-    def __init__(self, terms: list[GlossaryTerm]) -> None:
-        super().__init__(terms, self._link)
+    def __init__(self, terms: list[GlossaryTerm], index: TermIndex) -> None:
+        super().__init__(index, self._link)
         self.terms = {term.slug: term for term in terms}
 
     @staticmethod
@@ -184,7 +184,7 @@ def statement_document(statement: Statement, locale: str, *, note: str | None = 
     """
     with force_locale(locale):
         page: StatementPage = statement_page(statement, locale, now)
-        marker = _PrintMarker(glossary_terms(locale))
+        marker = _PrintMarker(glossary_terms(locale), term_index(locale))
         portal_url, quick_pay_url = printed_urls(statement.number)
         title = _("Statement %(number)s", number=statement.number)
         html = render_template(
