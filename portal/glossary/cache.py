@@ -35,6 +35,12 @@ def current_token() -> str | None:
     return g.content_token
 
 
+def forget_token() -> None:
+    """Read the token again at its next use: run before every request, even where a request runs in an
+    application context that outlives it (the tests)."""
+    g.pop("content_token", None)
+
+
 def content_changed() -> None:
     """Call in the transaction that changes the glossary or the dictionary: the other workers rebuild."""
     token = secrets.token_hex(16)
@@ -42,7 +48,7 @@ def content_changed() -> None:
                               .values(token=token)).rowcount:
         db.session.add(ContentVersion(name=NAME, token=token))
     db.session.flush()
-    g.pop("content_token", None)
+    forget_token()
 
 
 def cached(key: tuple, build: Callable[[], T]) -> T:

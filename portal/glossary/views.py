@@ -3,18 +3,17 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from ..i18n import current_locale
-from . import services
+from . import cache, services
 
 bp = Blueprint("glossary", __name__)
 
 
-@bp.before_app_request
-def _read_content_version_again() -> None:
-    # Once per request, even where a request runs in an application context that outlives it (the tests).
-    g.pop("content_token", None)
+# The content token is read afresh by every request, whatever page it is for.
+bp.before_app_request(cache.forget_token)
 
 QUERY_MAX = 100
 
@@ -22,15 +21,21 @@ QUERY_MAX = 100
 @bp.route("/glossary")
 def index():
     query = " ".join(request.args.get("q", "")[:QUERY_MAX].split())
-    terms = services.glossary_terms(current_locale())
+    locale = current_locale()
+    terms = services.glossary_terms(locale)
     titles = {term.slug: term.title for term in terms}
     if query:
         return render_template("glossary/index.html", query=query, results=services.search_terms(terms, query),
-                               groups=[], titles=titles, total=len(terms))
-    groups = [(letter, list(items)) for letter, items in
-              groupby(terms, key=lambda t: services.index_form(t.title, t.locale)[:1].upper())]
-    return render_template("glossary/index.html", query="", results=terms, groups=groups, titles=titles,
-                           total=len(terms))
+                               titles=titles, total=len(terms))
+
+    def listing() -> Markup:
+        groups = [(letter, list(items)) for letter, items in
+                  groupby(terms, key=lambda t: services.index_form(t.title, t.locale)[:1].upper())]
+        return Markup(render_template("glossary/_listing.html", groups=groups, titles=titles))
+
+    # Every term is the same for everyone reading this language until the content changes: kept by the worker.
+    return render_template("glossary/index.html", query="", total=len(terms),
+                           listing=cache.cached(("listing", locale, request.script_root), listing))
 
 
 @bp.route("/glossary/<path:name>")
