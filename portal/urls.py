@@ -1,7 +1,10 @@
-"""Addresses taken from visitors are checked before use: a "next" page to return to, ids in a path."""
+"""Addresses: those taken from visitors are checked before use (a "next" page to return to, ids in a path), and
+those sent to patients are built on the portal's public address."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
+
+from flask import current_app, url_for
 
 # The largest id our integer columns hold (PostgreSQL's integer is 32 bits): a bigger number in an address is
 # simply not found, rather than a query the database refuses.
@@ -16,3 +19,12 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
+
+
+def public_link(endpoint: str, **values: str) -> str:
+    """An address on the portal as patients reach it: PUBLIC_URL when set, not the host the staff member
+    happens to use (an intranet name would be useless to a patient)."""
+    public = current_app.config["PUBLIC_URL"]
+    if public:
+        return public.rstrip("/") + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)

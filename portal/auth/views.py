@@ -8,12 +8,11 @@ from flask_babel import force_locale
 from flask_login import current_user, login_user, logout_user
 
 from ..audit.web import audit
-from ..urls import safe_next
 from ..billing.models import Statement
 from ..extensions import db, login_manager
 from ..i18n import _, _l, current_locale
 from ..outbox.services import queue_mail
-from ..questions.notify import public_link
+from ..urls import public_link, safe_next
 from . import quickpay, services
 from .forms import (ClaimBillForm, ConfirmForm, CreateLoginForm, ForgotPasswordForm, LoginForm, QuickPayForm,
                     ResetPasswordForm)

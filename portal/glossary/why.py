@@ -7,11 +7,8 @@ amounts are formatted by Babel for the active locale.
 """
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from typing import Protocol
-
-from babel import Locale, UnknownLocaleError
 
 from ..i18n import _, _l, current_locale, ngettext
 from ..money import Money

@@ -2,7 +2,7 @@
 (no amount, no statement, no service, not even the question's topic), only where to sign in and read it."""
 from __future__ import annotations
 
-from flask import current_app, render_template, url_for
+from flask import current_app, render_template
 from flask_babel import force_locale
 
 from ..auth.models import User
@@ -10,6 +10,7 @@ from ..extensions import db
 from ..i18n import _
 from ..outbox.models import OutgoingMail
 from ..outbox.services import queue_mail
+from ..urls import public_link
 from .models import Question
 
 
@@ -21,15 +22,6 @@ def reply_recipient(question: Question) -> tuple[str | None, str | None]:
         return None, None
     asker = db.session.get(User, question.asked_by_user_id) if question.asked_by_user_id else None
     return question.contact_email or (asker.email if asker else None), asker.locale if asker else None
-
-
-def public_link(endpoint: str, **values: str) -> str:
-    """An address on the portal as patients reach it: PUBLIC_URL when set, not the host the staff member
-    happens to use (an intranet name would be useless to a patient)."""
-    public = current_app.config["PUBLIC_URL"]
-    if public:
-        return public.rstrip("/") + url_for(endpoint, **values)
-    return url_for(endpoint, _external=True, **values)
 
 
 def email_locale(question: Question, login_locale: str | None) -> str:
