@@ -14,6 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..auth import quickpay
+from ..auth.models import UserAccount
 from ..extensions import db
 from .models import Statement
 from .services import visible_statement
@@ -46,8 +47,10 @@ class Viewer:
 def current_viewer() -> Viewer:
     now = time.time()
     is_staff = bool(current_user.is_authenticated and current_user.is_staff)
-    accounts = (frozenset(a.id for a in current_user.accounts) if current_user.is_authenticated and not is_staff
-                else frozenset())
+    # The ids alone: every page that shows a bill asks, and none of them needs the accounts' rows from here.
+    accounts = (frozenset(db.session.scalars(select(UserAccount.account_id)
+                                             .where(UserAccount.user_id == current_user.id)))
+                if current_user.is_authenticated and not is_staff else frozenset())
     is_supervisor = is_staff and current_user.is_supervisor
     assigned = frozenset(assigned_statement_ids(current_user.id)) if is_staff and not is_supervisor else frozenset()
     return Viewer(accounts, is_staff, quickpay.granted_statements(session, now), now, is_supervisor, assigned)

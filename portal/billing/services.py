@@ -84,7 +84,7 @@ def _summaries(query: Select, now: datetime | None, with_lines: bool = False) ->
     query = query.options(
         # Many-to-one and never null: joined into the same query rather than two more round trips.
         joinedload(Statement.account, innerjoin=True).joinedload(Account.organisation, innerjoin=True),
-        selectinload(Statement.visits).selectinload(Visit.patient),
+        selectinload(Statement.visits).joinedload(Visit.patient, innerjoin=True),
     )
     if with_lines:
         query = query.options(selectinload(Statement.visits).selectinload(Visit.lines))
