@@ -9,7 +9,7 @@ from ..extensions import db
 from ..glossary.web import term_marker
 from ..i18n import _l, current_locale, language_choices
 from ..payments.stripe_gateway import enabled as gateway_enabled
-from . import services
+from . import rows, services
 from .access import assigned_statement_ids, current_viewer, statement_for
 
 bp = Blueprint("billing", __name__)
@@ -65,7 +65,8 @@ def statement(number: str):
     page = services.statement_page(found, current_locale())
     html = render_template("billing/statement.html", page=page, summary=page.summary, statement=found,
                            guest_minutes_left=viewer.guest_minutes_left(found), terms=term_marker(),
-                           payments_enabled=gateway_enabled(), pdf_languages=language_choices())
+                           payments_enabled=gateway_enabled(), pdf_languages=language_choices(),
+                           line_rows=rows.line_rows, breakdown_rows=rows.breakdown_rows)
     # Recorded once the page is ready and before it is sent: a page that failed is not counted as seen, and a
     # page whose record could not be kept is not shown. (Before rendering, the commit would expire its data.)
     audit("statement.viewed", "statement", found.id, guest=viewer.is_guest_for(found))
