@@ -1,13 +1,15 @@
 """The labelled amounts a statement page lists for each line, each visit and the whole statement.
 
 Which amounts a bill shows depends on the line (insured or self-pay, which parts of the patient's share apply);
-deciding it here, with each label translated once, keeps the template to one loop per list of amounts rather
-than a macro call and a translation per amount (a 10-line statement lists about 90).
+deciding it here keeps the template to one loop per list of amounts rather than a macro call and a translation
+per amount (a 10-line statement lists about 90). One ``AmountRows`` serves one page: its labels are translated
+once, in the page's language.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..glossary.why import SHARE_PARTS
 from ..i18n import _
 from ..money import Money
 from .models import LineItem
@@ -22,37 +24,48 @@ class AmountRow:
     emphasis: str = ""
 
 
-def _share_labels() -> tuple[tuple[str, str], ...]:
-    return (("deductible", _("Deductible")), ("copay", _("Copay")), ("coinsurance", _("Coinsurance")),
-            ("not_covered", _("Not covered")))
+class AmountRows:
+    """The rows of one statement's page, in ``currency``."""
 
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+        self.labels = {
+            "charge": _("Charge"), "charges": _("Charges"), "allowed": _("Allowed amount"),
+            "insurance_paid": _("Insurance paid"), "adjustment": _("Adjustment"), "adjustments": _("Adjustments"),
+            "deductible": _("Deductible"), "copay": _("Copay"), "coinsurance": _("Coinsurance"),
+            "not_covered": _("Not covered"), "self_pay_discount": _("Self-pay discount"), "owes": _("You owe"),
+            "owes_for_services": _("You owe for these services"), "paid": _("Payments received"),
+            "amount_due": _("Amount due"),
+        }
 
-def line_rows(line: LineItem) -> list[AmountRow]:
-    """One line's amounts: the charge, what insurance did with it (or the self-pay discount), what is owed."""
-    rows = [AmountRow(_("Charge"), line.money("charge"))]
-    if line.insured:
-        rows += [AmountRow(_("Allowed amount"), line.money("allowed")),
-                 AmountRow(_("Insurance paid"), line.money("insurance_paid")),
-                 AmountRow(_("Adjustment"), line.money("adjustment"))]
-        # Only the parts of the patient's share that apply to this line; the totals show them all.
-        rows += [AmountRow(label, line.money(field)) for field, label in _share_labels() if line.minor(field)]
-    elif line.adjustment:
-        rows.append(AmountRow(_("Self-pay discount"), line.money("adjustment")))
-    rows.append(AmountRow(_("You owe"), line.money("patient_owes"), "owes"))
-    return rows
+    def _row(self, label: str, minor: int, emphasis: str = "") -> AmountRow:
+        return AmountRow(self.labels[label], Money(minor, self.currency), emphasis)
 
+    def line(self, line: LineItem) -> list[AmountRow]:
+        """One line's amounts: the charge, what insurance did with it (or the self-pay discount), what is owed."""
+        rows = [self._row("charge", line.charge)]
+        if line.insured:
+            rows += [self._row("allowed", line.minor("allowed")), self._row("insurance_paid", line.insurance_paid),
+                     self._row("adjustment", line.adjustment)]
+            # Only the parts of the patient's share that apply to this line; the totals show them all.
+            rows += [self._row(part, line.minor(part)) for part in SHARE_PARTS if line.minor(part)]
+        elif line.adjustment:
+            rows.append(self._row("self_pay_discount", line.adjustment))
+        rows.append(self._row("owes", line.patient_owes_minor, "owes"))
+        return rows
 
-def breakdown_rows(totals: Breakdown, paid: Money | None = None, amount_due: Money | None = None) -> list[AmountRow]:
-    """Totals over some lines (a visit, the statement); with ``paid`` and ``amount_due``, what is left to pay."""
-    rows = [AmountRow(_("Charges"), totals["charge"])]
-    if totals.insured:
-        rows += [AmountRow(_("Allowed amount"), totals["allowed"]),
-                 AmountRow(_("Insurance paid"), totals["insurance_paid"]),
-                 AmountRow(_("Adjustments"), totals["adjustment"])]
-        rows += [AmountRow(label, totals[field]) for field, label in _share_labels()]
-    else:
-        rows.append(AmountRow(_("Self-pay discount"), totals["adjustment"]))
-    rows.append(AmountRow(_("You owe for these services"), totals["patient_owes"], "owes"))
-    if paid is not None and amount_due is not None:
-        rows += [AmountRow(_("Payments received"), paid), AmountRow(_("Amount due"), amount_due, "total")]
-    return rows
+    def breakdown(self, totals: Breakdown, paid: Money | None = None,
+                  amount_due: Money | None = None) -> list[AmountRow]:
+        """Totals over some lines (a visit, the statement); with ``paid`` and ``amount_due``, what is left."""
+        rows = [self._row("charges", totals.totals["charge"])]
+        if totals.insured:
+            rows += [self._row("allowed", totals.totals["allowed"]),
+                     self._row("insurance_paid", totals.totals["insurance_paid"]),
+                     self._row("adjustments", totals.totals["adjustment"])]
+            rows += [self._row(part, totals.totals[part]) for part in SHARE_PARTS]
+        else:
+            rows.append(self._row("self_pay_discount", totals.totals["adjustment"]))
+        rows.append(self._row("owes_for_services", totals.totals["patient_owes"], "owes"))
+        if paid is not None and amount_due is not None:
+            rows += [AmountRow(self.labels["paid"], paid), AmountRow(self.labels["amount_due"], amount_due, "total")]
+        return rows

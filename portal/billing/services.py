@@ -1,6 +1,7 @@
 """Billing use cases: balances, statement status, totals, and which statements a viewer may see."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -44,8 +45,12 @@ def _paid_subquery():
     )
 
 
+@functools.cache
 def balances_query() -> Select:
-    """Select (Statement, patient_owes, paid) rows: every balance in one SQL query."""
+    """Select (Statement, patient_owes, paid) rows: every balance in one SQL query.
+
+    Built once per process (a Select is immutable: callers add their own ``where`` to a copy); building its two
+    subqueries afresh cost more than some of the queries a page sends."""
     return select(Statement, _patient_owes_subquery().label("owes"), _paid_subquery().label("paid"))
 
 

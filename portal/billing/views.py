@@ -66,7 +66,7 @@ def statement(number: str):
     html = render_template("billing/statement.html", page=page, summary=page.summary, statement=found,
                            guest_minutes_left=viewer.guest_minutes_left(found), terms=term_marker(),
                            payments_enabled=gateway_enabled(), pdf_languages=language_choices(),
-                           line_rows=rows.line_rows, breakdown_rows=rows.breakdown_rows)
+                           amount_rows=rows.AmountRows(found.currency))
     # Recorded once the page is ready and before it is sent: a page that failed is not counted as seen, and a
     # page whose record could not be kept is not shown. (Before rendering, the commit would expire its data.)
     audit("statement.viewed", "statement", found.id, guest=viewer.is_guest_for(found))
