@@ -83,3 +83,25 @@ def test_breakdown_adds_up_every_column(make):
     assert Money.total((totals[p] for p in parts), "USD") == totals["charge"]
     owed = ("deductible", "copay", "coinsurance", "not_covered")
     assert Money.total((totals[p] for p in owed), "USD") == totals["patient_owes"] == Money(9000, "USD")
+
+
+def test_the_statement_page_adds_up_the_same_balance_as_the_balance_query(app, make):
+    """The statement page adds its balance up from the rows it shows; lists use SQL. Both must agree to the cent,
+    whatever state the payments are in."""
+    from portal.billing.services import statement_page, summary_for
+
+    insured = make.statement(lines=7, visits=3)
+    for amount, status, refunded in ((2500, "succeeded", 0), (1000, "partially_refunded", 400),
+                                     (700, "refunded", 700), (3000, "pending", 0), (900, "failed", 0)):
+        make.payment(insured, amount, status=status, refunded=refunded)
+    unpaid = make.statement(lines=1)
+    overpaid = make.statement(lines=2)
+    make.payment(overpaid, summary_for(overpaid).patient_owes.minor + 100)
+    for statement in (insured, unpaid, overpaid):
+        db.session.expire_all()
+        with app.test_request_context():  # the page also names and explains its lines, in the request's language
+            page = statement_page(statement, "en").summary
+        query = summary_for(statement)
+        assert (page.patient_owes, page.paid, page.amount_due, page.status) == \
+               (query.patient_owes, query.paid, query.amount_due, query.status)
+    assert page.paid.minor == query.patient_owes.minor + 100 and page.status == "paid"

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..glossary.services import ServiceName, service_names
@@ -85,14 +86,12 @@ def organisation_today(organisation: Organisation, now: datetime | None = None) 
     return now.astimezone(ZoneInfo(organisation.time_zone)).date()
 
 
-def _summaries(query: Select, now: datetime | None, with_lines: bool = False) -> list[StatementSummary]:
+def _summaries(query: Select, now: datetime | None) -> list[StatementSummary]:
     query = query.options(
         # Many-to-one and never null: joined into the same query rather than two more round trips.
         joinedload(Statement.account, innerjoin=True).joinedload(Account.organisation, innerjoin=True),
         selectinload(Statement.visits).joinedload(Visit.patient, innerjoin=True),
     )
-    if with_lines:
-        query = query.options(selectinload(Statement.visits).selectinload(Visit.lines))
     today_by_org: dict[int, date] = {}
     result = []
     for statement, owes, paid in db.session.execute(query).all():
@@ -113,9 +112,9 @@ def summaries_for_accounts(account_ids: Collection[int], now: datetime | None = 
     return _summaries(query, now)
 
 
-def summary_for(statement: Statement, now: datetime | None = None, *, with_lines: bool = False) -> StatementSummary:
-    """The statement's balance and status; ``with_lines`` also loads every line, for the statement page."""
-    return _summaries(balances_query().where(Statement.id == statement.id), now, with_lines)[0]
+def summary_for(statement: Statement, now: datetime | None = None) -> StatementSummary:
+    """The statement's balance and status."""
+    return _summaries(balances_query().where(Statement.id == statement.id), now)[0]
 
 
 @dataclass(frozen=True)
@@ -156,18 +155,28 @@ class StatementPage:
 
 
 def statement_page(statement: Statement, locale: str, now: datetime | None = None) -> StatementPage:
-    """Load a statement with every line, named and explained in plain language in ``locale``."""
-    summary = summary_for(statement, now, with_lines=True)
+    """Load a statement with every line, named and explained in plain language in ``locale``.
+
+    Three queries: the visits with their patients, their lines, the payments. The balance is added up from those
+    rows, as the balance query adds it up in SQL for lists (``balances_query``): what the lines leave the patient
+    to pay, less settled payments net of refunds."""
     currency = statement.currency
-    lines = [line for visit in statement.visits for line in visit.lines]
-    # Once the statement is paid in full, each line says what the patient paid rather than owes.
-    settled = summary.paid.is_positive and not summary.amount_due.is_positive
+    visits = db.session.scalars(select(Visit).where(Visit.statement_id == statement.id)
+                                .options(joinedload(Visit.patient, innerjoin=True), selectinload(Visit.lines))
+                                .order_by(Visit.visit_date, Visit.id)).all()
+    set_committed_value(statement, "visits", visits)
+    lines = [line for visit in visits for line in visit.lines]
     payments = db.session.scalars(select(Payment).where(Payment.statement_id == statement.id,
                                                         Payment.status.in_(SETTLED_STATUSES))
                                   .order_by(Payment.created_at)).all()
+    summary = StatementSummary(statement, Money(sum(line.patient_owes_minor for line in lines), currency),
+                               Money(sum(p.amount - p.amount_refunded for p in payments), currency),
+                               organisation_today(statement.account.organisation, now))
+    # Once the statement is paid in full, each line says what the patient paid rather than owes.
+    settled = summary.paid.is_positive and not summary.amount_due.is_positive
     return StatementPage(
         summary=summary,
-        visits=[(visit, breakdown(visit.lines, currency)) for visit in statement.visits],
+        visits=[(visit, breakdown(visit.lines, currency)) for visit in visits],
         totals=breakdown(lines, currency),
         payments=list(payments),
         names=service_names(lines, locale),
@@ -192,7 +201,9 @@ def visible_statement(number: str, *, account_ids: Collection[int], all_statemen
     number = normalise_statement_number(number)
     if not (number.isascii() and number.isdigit()):
         return None
-    statement = db.session.scalar(select(Statement).where(Statement.number == number))
+    # With its account and organisation: every page that shows a statement names them.
+    statement = db.session.scalar(select(Statement).where(Statement.number == number).options(
+        joinedload(Statement.account, innerjoin=True).joinedload(Account.organisation, innerjoin=True)))
     if statement is None:
         return None
     if all_statements or statement.account_id in account_ids or statement.id in guest_statement_ids:
