@@ -12,6 +12,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date as babel_format_date
 from babel.dates import get_date_format, get_datetime_format, get_timezone_name
 from babel.lists import format_list
 from babel.support import Translations
@@ -175,7 +176,15 @@ def date_filter(value: date | datetime | None, format: str = "long") -> str:
     # A datetime is shown as its date in the hospital's time zone (Flask-Babel converts it).
     if value is None:
         return ""
+    if type(value) is date:
+        # A day reads the same wherever the reader is: a statement repeats its few dates on every line.
+        return _day(value, format, current_locale())
     return format_date(value, format=format)
+
+
+@lru_cache(maxsize=4096)
+def _day(value: date, format: str, locale: str) -> str:
+    return babel_format_date(value, format=format, locale=locale)
 
 
 def datetime_filter(value: datetime | None, format: str = "long") -> str:
