@@ -91,16 +91,8 @@ def _select_timezone() -> str:
 
 def current_locale() -> str:
     # Asked for by every amount and date on a page: kept with the request's locale, as its catalog is.
-    state = _babel_state()
-    if state is not None:
-        kept = state.get("portal_locale_code")
-        if kept is not None and kept[0] is state.get("babel_locale") is not None:
-            return kept[1]
-    code = str(get_locale() or current_app.config["DEFAULT_LOCALE"])
-    state = _babel_state()
-    if state is not None and state.get("babel_locale") is not None:
-        state["portal_locale_code"] = (state["babel_locale"], code)
-    return code
+    return _kept_for_locale("portal_locale_code",
+                            lambda: str(get_locale() or current_app.config["DEFAULT_LOCALE"]))
 
 
 @lru_cache(maxsize=64)
@@ -260,6 +252,21 @@ def _babel_state() -> dict[str, Any] | None:
     return state.__dict__ if state is not None else None
 
 
+def _kept_for_locale(name: str, build: Any) -> Any:
+    """What ``build()`` gives, kept for the rest of the request with the locale it was made for. force_locale()
+    and refresh() replace or drop Flask-Babel's locale object, so a kept value never outlives its language."""
+    state = _babel_state()
+    if state is not None:
+        kept = state.get(name)
+        if kept is not None and kept[0] is state.get("babel_locale") is not None:
+            return kept[1]
+    value = build()
+    state = _babel_state()  # made by Flask-Babel on the request's first look-up, perhaps just now
+    if state is not None and state.get("babel_locale") is not None:
+        state[name] = (state["babel_locale"], value)
+    return value
+
+
 def _template_gettext(message: str) -> str:
     return babel.domain_instance.get_translations().ugettext(message)
 
@@ -277,17 +284,7 @@ class _CheckedDomain(Domain):
 
     def get_translations(self) -> Any:
         # A page asks hundreds of times; Flask-Babel would look up the locale and its catalog each time.
-        # Kept on the request's Flask-Babel state with the locale it was for: force_locale() and refresh()
-        # replace or drop that locale object, so a kept catalog never outlives its language.
-        state = _babel_state()
-        if state is not None:
-            kept = state.get("portal_translations")
-            if kept is not None and kept[0] is state.get("babel_locale") is not None:
-                return kept[1]
-        translations = self._checked_translations()
-        if state is not None and state.get("babel_locale") is not None:
-            state["portal_translations"] = (state["babel_locale"], translations)
-        return translations
+        return _kept_for_locale("portal_translations", self._checked_translations)
 
     def _checked_translations(self) -> Any:
         inner = super().get_translations()

@@ -31,9 +31,10 @@ class TermIndex:
     only reads the terms), shared by every page's marker."""
 
     def __init__(self, terms: Iterable[GlossaryTerm]) -> None:
+        self.terms = list(terms)  # in the order given: the glossary's alphabetical order
         self.by_phrase: dict[str, GlossaryTerm] = {}  # "out-of-pocket maximum" -> term
         unspaced: dict[str, GlossaryTerm] = {}
-        for term in terms:
+        for term in self.terms:
             for phrase in (*term.names, *term.matches):
                 key = " ".join(phrase.casefold().split())
                 (self.by_phrase if _spaced(key) else unspaced).setdefault(key, term)

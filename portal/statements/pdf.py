@@ -27,7 +27,7 @@ from ..billing.models import Statement
 from ..billing.services import StatementPage, statement_page
 from ..glossary.markup import TermIndex, TermMarker
 from ..glossary.models import GlossaryTerm
-from ..glossary.services import glossary_terms, term_index
+from ..glossary.services import term_index
 from ..i18n import _
 from ..questions.services import account_contact
 
@@ -143,9 +143,9 @@ def css_string(text: str) -> Markup:
 class _PrintMarker(TermMarker):
     """Marks a glossary term's first use with a link to its entry in the appendix, and remembers it."""
 
-    def __init__(self, terms: list[GlossaryTerm], index: TermIndex) -> None:
+    def __init__(self, index: TermIndex) -> None:
         super().__init__(index, self._link)
-        self.terms = {term.slug: term for term in terms}
+        self.terms = {term.slug: term for term in index.terms}
 
     @staticmethod
     def _link(term: GlossaryTerm, text: str, element_id: str) -> str:
@@ -184,7 +184,7 @@ def statement_document(statement: Statement, locale: str, *, note: str | None = 
     """
     with force_locale(locale):
         page: StatementPage = statement_page(statement, locale, now)
-        marker = _PrintMarker(glossary_terms(locale), term_index(locale))
+        marker = _PrintMarker(term_index(locale))
         portal_url, quick_pay_url = printed_urls(statement.number)
         title = _("Statement %(number)s", number=statement.number)
         html = render_template(
