@@ -11,7 +11,8 @@
    session cookies and statement numbers go to a file that ``bench/load.lua`` reads, so that every request
    is a random patient opening one of their own pages.
 4. wrk runs ``BENCH_LOAD_SECONDS`` (12) per page and number of connections, one at a time: the statement
-   page (and the baseline's, in turns), the list of statements and the glossary at 16 and 64 connections; a
+   page, in turns with the same page served by ``bench/ceiling_app.py`` (the portal with the page's data and
+   HTML taken from memory: the most any page cache could bring) and with the baseline's; the list of statements and the glossary at 16 and 64 connections; a
    mixed run; the PDF download, cached (the statements printed beforehand by a statement run, as after an
    import of bills), at 4 and 16; and a few downloads that print, one at a time.
 
@@ -74,6 +75,8 @@ NO_LIMIT = "1000000 per minute"
 # Waited for before starting (the machine is shared): the 1-minute load average, for at most this long.
 CALM_LOAD = 1.0
 CALM_WAIT_SECONDS = int(os.environ.get("BENCH_LOAD_CALM_WAIT", "90"))
+# The statement page of bench/ceiling_app.py: everything but the page's own data and HTML.
+CEILING = "statement, page from memory"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -292,17 +295,16 @@ def versions(app: Flask) -> str:
     return f"Python {platform.python_version()}, {packages}, PostgreSQL {postgres}, wrk {wrk_version}"
 
 
-def measure(base: str, baseline: str, patients_file: str) -> list[Run]:
-    """The page runs: ours and the baseline's statement page in turns, then the other pages.
+def measure(base: str, baseline: str, ceiling: str, patients_file: str) -> list[Run]:
+    """The page runs: ours, the ceiling's and the baseline's statement page in turns, then the other pages.
 
     The statement pages also run with one connection: a page's own time, with no queue in front of it (with
     16 or 64 connections and two workers, most of a request's latency is its wait for a free worker)."""
     runs = []
     for connections in (1, *CONNECTIONS):
-        runs.append(wrk("statement", base, "statement", connections, patients_file))
-        print_run(runs[-1])
-        runs.append(wrk("baseline statement", baseline, "statement", connections, patients_file))
-        print_run(runs[-1])
+        for label, server in (("statement", base), (CEILING, ceiling), ("baseline statement", baseline)):
+            runs.append(wrk(label, server, "statement", connections, patients_file))
+            print_run(runs[-1])
     for page in ("statements", "glossary", "mixed"):
         for connections in CONNECTIONS:
             runs.append(wrk(page, base, page, connections, patients_file))
@@ -317,6 +319,8 @@ def targets(runs: list[Run]) -> None:
     statement_16 = find("statement", 16)
     best = max((run for run in runs if run.label == "statement"), key=lambda run: run.per_second)
     ratio = best.per_second / find("baseline statement", best.connections).per_second
+    ceiling = max((run for run in runs if run.label == CEILING), key=lambda run: run.per_second)
+    ceiling_ratio = ceiling.per_second / find("baseline statement", ceiling.connections).per_second
     errors = sum(run.errors for run in runs)
     rows = [
         ("statement page p95 < 50 ms at 16 users", f"{statement_16.p95:.1f} ms", statement_16.p95 < 50),
@@ -328,6 +332,10 @@ def targets(runs: list[Run]) -> None:
     print("\n| target | measured | |\n|---|---|---|")
     for target, measured, met in rows:
         print(f"| {target} | {measured} | {'met' if met else 'missed'} |")
+    ceiling_16 = find(CEILING, 16)
+    print(f"\nThe ceiling (the page's data and HTML from memory; sign-in, access check and audit record kept): "
+          f"{ceiling.per_second:.1f}/s at {ceiling.connections} users, p95 {ceiling_16.p95:.1f} ms at 16 users, "
+          f"{ceiling_ratio:.2f} of the baseline.")
 
 
 def main() -> None:
@@ -370,7 +378,9 @@ def main() -> None:
             print(f"Load average after the warm-up: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}")
             print("\n| page | users | requests/s | p50 | p95 | p99 | errors (non-200 / socket) | size |\n"
                   "|---|---:|---:|---:|---:|---:|---:|---:|")
-            runs = measure(base, baseline, patients_file)
+            with serve("ceiling", "ceiling_app:create_app()", environment, BENCH, "/glossary") as ceiling:
+                wrk("warm-up", ceiling, "statement", 16, patients_file, seconds=3)
+                runs = measure(base, baseline, ceiling, patients_file)
         in_cache = cached_pdfs()
         pdf_runs = [wrk("PDF, cached", base, "pdf", connections, pdf_file, timeout=30) for connections in PDF_CONNECTIONS]
         for run in pdf_runs:
