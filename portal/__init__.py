@@ -56,6 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .questions.cli import questions_cli
     from .questions.staff import bp as staff_bp
     from .questions.views import bp as questions_bp
+    from .statements import models as _statement_models  # noqa: F401
     from .statements.cli import statements_cli
     from .statements.views import bp as statements_bp
 

@@ -9,6 +9,7 @@ from ..extensions import db
 from ..glossary.web import term_marker
 from ..i18n import _l, current_locale, language_choices
 from ..payments.stripe_gateway import enabled as gateway_enabled
+from ..statements.itemised import requests_for as itemised_requests
 from . import rows, services
 from .access import assigned_statement_ids, current_viewer, statement_for
 
@@ -66,7 +67,8 @@ def statement(number: str):
     html = render_template("billing/statement.html", page=page, summary=page.summary, statement=found,
                            guest_minutes_left=viewer.guest_minutes_left(found), terms=term_marker(),
                            payments_enabled=gateway_enabled(), pdf_languages=language_choices(),
-                           amount_rows=rows.AmountRows(found.currency))
+                           amount_rows=rows.AmountRows(found.currency),
+                           itemised_requests=itemised_requests(found.id))
     # Recorded once the page is ready and before it is sent: a page that failed is not counted as seen, and a
     # page whose record could not be kept is not shown. (Before rendering, the commit would expire its data.)
     audit("statement.viewed", "statement", found.id, guest=viewer.is_guest_for(found))

@@ -1,6 +1,7 @@
 """Rendered statement PDFs on disk, one file per statement, language and content version.
 
-A file is named ``<number>.<locale>.<version>.pdf``; a new version of a statement (a payment posted, a line
+A file is named ``<number>.<locale>.<version>.pdf`` (an itemised bill's locale part is ``<locale>-itemised``,
+so that it and the statement are kept side by side); a new version of a statement (a payment posted, a line
 corrected) has a new name, so a stale PDF is never served, and the older files of that statement and
 language are removed when the new one is stored. Files are written to a temporary name and renamed, so a
 reader never sees half a PDF, even with several workers or machines sharing the folder.

@@ -24,6 +24,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from ..billing.models import Statement
+from ..billing.rows import AmountRows
 from ..billing.services import StatementPage, statement_page
 from ..glossary.markup import TermIndex, TermMarker
 from ..glossary.models import GlossaryTerm
@@ -177,16 +178,19 @@ def quick_pay_qr(url: str) -> str:
 
 
 def statement_document(statement: Statement, locale: str, *, note: str | None = None,
-                       now: datetime | None = None) -> StatementDocument:
+                       now: datetime | None = None, itemised: bool = False) -> StatementDocument:
     """Render ``statement`` as print HTML in ``locale``; ``note`` is printed at the top when given.
 
+    ``itemised`` prints the itemised bill a patient asks for: every line with its code and the hospital's own
+    description, and every amount of it (allowed, insurance paid, adjustment, each part of the patient's share).
     Needs a request context whose address is the portal's public one: the PDF prints links to it.
     """
     with force_locale(locale):
         page: StatementPage = statement_page(statement, locale, now)
         marker = _PrintMarker(term_index(locale))
         portal_url, quick_pay_url = printed_urls(statement.number)
-        title = _("Statement %(number)s", number=statement.number)
+        title = (_("Itemised bill %(number)s", number=statement.number) if itemised
+                 else _("Statement %(number)s", number=statement.number))
         html = render_template(
             "statements/pdf.html", page=page, summary=page.summary, statement=statement,
             organisation=statement.account.organisation, account=statement.account, terms=marker,
@@ -197,5 +201,6 @@ def statement_document(statement: Statement, locale: str, *, note: str | None = 
             page_size=current_app.config["STATEMENT_PDF_PAGE_SIZE"],
             page_numbers=css_content(_("Page %(page)s of %(pages)s"),
                                      {"page": "counter(page)", "pages": "counter(pages)"}),
-            css_string=css_string)
+            css_string=css_string, itemised=itemised,
+            amount_rows=AmountRows(statement.currency) if itemised else None)
     return StatementDocument(html=html, locale=locale, title=title)

@@ -96,7 +96,7 @@ def _contact_facts(account_id: int) -> list | None:
 
 
 def content_version(statement: Statement, locale: str, *, note: str | None = None,
-                    now: datetime | None = None) -> str:
+                    now: datetime | None = None, itemised: bool = False) -> str:
     """The digest that names this statement's PDF in ``locale`` (see the module's docstring).
 
     Read with a few narrow queries rather than the ORM objects the page is printed from: a cached download
@@ -146,6 +146,8 @@ def content_version(statement: Statement, locale: str, *, note: str | None = Non
         # and the services' plain names are printed).
         "glossary": content_token(),
     }
+    if itemised:  # only then, so that the statements' own versions (and their cached PDFs) stay as they were
+        facts["itemised"] = True
     encoded = json.dumps(facts, ensure_ascii=False, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(encoded).hexdigest()[:40]
 
@@ -161,9 +163,11 @@ class PrintedStatement:
     seconds: float  # not money: wall-clock time
 
 
-def statement_pdf(statement: Statement, language: Language, *, now: datetime | None = None) -> PrintedStatement:
+def statement_pdf(statement: Statement, language: Language, *, now: datetime | None = None,
+                  itemised: bool = False) -> PrintedStatement:
     """The statement's PDF in ``language``: from the cache when this version was printed before.
 
+    ``itemised``: the itemised bill instead (see ``pdf.statement_document``), cached beside the statement.
     Needs a request context whose address is the portal's public one (the PDF links to it).
     """
     started = time.perf_counter()
@@ -171,14 +175,16 @@ def statement_pdf(statement: Statement, language: Language, *, now: datetime | N
     # statement under the version of a due one.
     now = now or datetime.now(timezone.utc)
     note = fallback_note(language)
-    version = content_version(statement, language.locale, note=note, now=now)
-    data = cache.read(statement.number, language.locale, version)
+    version = content_version(statement, language.locale, note=note, now=now, itemised=itemised)
+    # Its own slot, so that keeping one kind of PDF never removes the other.
+    slot = f"{language.locale}-itemised" if itemised else language.locale
+    data = cache.read(statement.number, slot, version)
     if data is not None:
         return PrintedStatement(data, version, language.locale, False, time.perf_counter() - started)
-    document = pdf.statement_document(statement, language.locale, note=note, now=now)
+    document = pdf.statement_document(statement, language.locale, note=note, now=now, itemised=itemised)
     data = pdf.print_pdf(document.html)
     try:
-        cache.store(statement.number, language.locale, version, data)
+        cache.store(statement.number, slot, version, data)
     except OSError:
         # A full or read-only disk costs the next download a new print, never this one its PDF.
         current_app.logger.exception("statement %s: the printed PDF could not be cached", statement.number)
