@@ -88,6 +88,13 @@ DEFAULTS: dict[str, Any] = {
     # The languages a patient may ask to be answered in (each named in itself on the question form), which
     # can be more than the portal's own pages are translated into: the billing office speaks them.
     "QUESTION_LANGUAGES": ["en", "es", "zh_Hans", "vi", "ar", "bg"],
+    # Good faith estimates (US No Surprises Act): a self-pay bill at least this far above its estimate, in minor
+    # units of the statement's currency (40000 = 400.00), may go to the federal patient-provider dispute
+    # resolution process, started within this many days of the first bill, where and how the statement says.
+    "GOOD_FAITH_DISPUTE_THRESHOLD_MINOR": 40000,
+    "GOOD_FAITH_DISPUTE_DAYS": 120,
+    "GOOD_FAITH_DISPUTE_URL": "https://www.cms.gov/nosurprises",
+    "GOOD_FAITH_DISPUTE_PHONE": "1-800-985-3059",
 }
 
 

@@ -147,6 +147,7 @@ class Visit(db.Model):
     patient: Mapped[Patient] = relationship()
     lines: Mapped[list[LineItem]] = relationship(
         back_populates="visit", order_by="(LineItem.position, LineItem.id)", cascade="all, delete-orphan")
+    estimate: Mapped[GoodFaithEstimate | None] = relationship(back_populates="visit", cascade="all, delete-orphan")
 
     __table_args__ = (CheckConstraint("end_date IS NULL OR end_date >= visit_date", name="end_after_start"),)
 
@@ -216,6 +217,29 @@ class LineItem(db.Model):
     def money(self, field: str) -> Money:
         """One amount of this line (``"charge"``, ``"copay"``…) as Money in the statement currency."""
         return Money(self.minor(field), self.visit.statement.currency)
+
+
+class GoodFaithEstimate(db.Model):
+    """What a self-pay patient was told a visit would cost before it (a good faith estimate, under the US No
+    Surprises Act), imported per visit from the billing system (``flask import estimates``)."""
+
+    __tablename__ = "good_faith_estimates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), unique=True)
+    # Minor units of ``currency``, the statement's.
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    given_on: Mapped[date] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    visit: Mapped[Visit] = relationship(back_populates="estimate")
+
+    __table_args__ = (CheckConstraint("amount >= 0", name="amount_not_negative"),)
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
 
 
 Index("ix_visits_statement_date", Visit.statement_id, Visit.visit_date)

@@ -4,9 +4,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -16,6 +18,8 @@ from ..glossary.services import ServiceName, service_names
 from ..glossary.why import explain_line, explain_statement
 from ..money import Money
 from ..payments.models import SETTLED_STATUSES, Payment
+from . import estimates
+from .estimates import EstimateComparison
 from .models import Account, LineItem, Organisation, Patient, Statement, Visit
 
 # The columns of the insurance breakdown, in the order a bill reads.
@@ -152,6 +156,8 @@ class StatementPage:
     why_lines: dict[int, list[str]]
     why_statement: list[str]
     settled: bool
+    # Self-pay visits with a good faith estimate on file, by visit id.
+    estimates: dict[int, EstimateComparison] = dataclass_field(default_factory=dict)
 
 
 def statement_page(statement: Statement, locale: str, now: datetime | None = None) -> StatementPage:
@@ -162,7 +168,8 @@ def statement_page(statement: Statement, locale: str, now: datetime | None = Non
     to pay, less settled payments net of refunds."""
     currency = statement.currency
     visits = db.session.scalars(select(Visit).where(Visit.statement_id == statement.id)
-                                .options(joinedload(Visit.patient, innerjoin=True), selectinload(Visit.lines))
+                                .options(joinedload(Visit.patient, innerjoin=True), joinedload(Visit.estimate),
+                                         selectinload(Visit.lines))
                                 .order_by(Visit.visit_date, Visit.id)).all()
     set_committed_value(statement, "visits", visits)
     lines = [line for visit in visits for line in visit.lines]
@@ -174,15 +181,19 @@ def statement_page(statement: Statement, locale: str, now: datetime | None = Non
                                organisation_today(statement.account.organisation, now))
     # Once the statement is paid in full, each line says what the patient paid rather than owes.
     settled = summary.paid.is_positive and not summary.amount_due.is_positive
+    visit_totals = [(visit, breakdown(visit.lines, currency)) for visit in visits]
+    threshold = current_app.config["GOOD_FAITH_DISPUTE_THRESHOLD_MINOR"]
+    compared = {visit.id: estimates.compare(visit, totals["patient_owes"], threshold) for visit, totals in visit_totals}
     return StatementPage(
         summary=summary,
-        visits=[(visit, breakdown(visit.lines, currency)) for visit in visits],
+        visits=visit_totals,
         totals=breakdown(lines, currency),
         payments=list(payments),
         names=service_names(lines, locale),
         why_lines={line.id: explain_line(line, currency, settled=settled) for line in lines},
         why_statement=explain_statement(lines, currency, paid=summary.paid, amount_due=summary.amount_due),
         settled=settled,
+        estimates={visit_id: comparison for visit_id, comparison in compared.items() if comparison},
     )
 
 

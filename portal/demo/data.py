@@ -101,6 +101,8 @@ class VisitSpec:
     provider: str
     services: list[tuple[str, int]]  # (service key, quantity)
     days: int = 1  # an inpatient stay spreads daily services over this many days
+    # A good faith estimate given to a self-pay patient before scheduled care: (minor units, days before the visit).
+    estimate: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ HOUSEHOLDS = [
             ]),
             StatementSpec("400100033", days_ago=8, due_in_days=30, plan=None, visits=[
                 VisitSpec("M310872", 10, CLINIC, "Family Medicine", "Dr. Grace Kim",
-                          [("office_new", 1), ("ua", 1), ("strep", 1)]),
+                          [("office_new", 1), ("ua", 1), ("strep", 1)], estimate=(18000, 14)),
             ]),
         ],
     ),

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from ..auth.models import User, UserAccount
 from ..auth.passwords import hash_password
-from ..billing.models import Account, LineItem, Organisation, Patient, Statement, Visit
+from ..billing.models import Account, GoodFaithEstimate, LineItem, Organisation, Patient, Statement, Visit
 from ..billing.services import organisation_today, summary_for
 from ..extensions import db
 from ..payments.models import Payment
@@ -57,6 +57,10 @@ def _add_statement(spec: data.StatementSpec, account: Account, patients: dict[st
                       facility=visit_spec.facility, department=visit_spec.department,
                       provider=visit_spec.provider, payer=plan.name if plan else None)
         db.session.add(visit)
+        if visit_spec.estimate:
+            amount, days_before = visit_spec.estimate
+            visit.estimate = GoodFaithEstimate(amount=amount, currency=statement.currency,
+                                               given_on=start - timedelta(days=days_before))
         count = len(visit_spec.services)
         for position, (service, quantity) in enumerate(visit_spec.services):
             system, code, description, _unit = data.SERVICES[service]

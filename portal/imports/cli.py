@@ -1,4 +1,4 @@
-"""``flask --app portal import fhir PATH...`` and ``flask --app portal import csv PATH...``.
+"""``flask --app portal import fhir PATH...``, ``import csv PATH...`` and ``import estimates PATH...``.
 
 Each unit (a bundle, one patient's NDJSON resources, a CSV file) is committed on its own, so a bad one is
 reported and leaves no rows while the others go in. The exit status is 1 when anything failed.
@@ -21,11 +21,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..billing.models import Organisation
 from ..extensions import db
 from ..statements import cache
-from . import csv_rows, fhir, services
+from . import csv_rows, estimates, fhir, services
 from .records import BadInput, Skipped, Unit, UnknownCode
 
 logger = logging.getLogger(__name__)
-import_cli = AppGroup("import", help="Take in bills from the hospital's billing system (FHIR R4 or CSV).")
+import_cli = AppGroup("import", help="Take in bills from the hospital's billing system (FHIR R4 or CSV), "
+                                     "and good faith estimates.")
 
 
 @dataclass
@@ -196,6 +197,36 @@ def csv_command(paths: tuple[str, ...], dry_run: bool, slug: str | None) -> None
     for tick in _progress(list(paths)):
         report = run_import(units(), organisation, dry_run=dry_run, on_unit=tick)
     _finish(report, "files")
+
+
+@import_cli.command("estimates")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Read and check everything, write nothing.")
+@click.option("--organisation", "slug", default=None, help="The organisation's slug (default: the first).")
+def estimates_command(paths: tuple[str, ...], dry_run: bool, slug: str | None) -> None:
+    """Import good faith estimates (CSV, one row per visit already imported; see the README); each file all or
+    nothing. A self-pay visit's statement shows its estimate beside what it bills."""
+    organisation = _organisation(slug)
+    failed = 0
+    for path in paths:
+        file = os.path.basename(path)
+        try:
+            counts = estimates.load(estimates.rows_from_text(csv_rows.read_text(path), organisation.currency),
+                                    organisation.id)
+        except BadInput as error:
+            db.session.rollback()
+            failed += 1
+            click.echo(f"FAILED: {file}: {error.resource or '-'}: {error.reason} (nothing of it was written)")
+            continue
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+        would = "would be " if dry_run else ""
+        click.echo(f"{file}: {counts.added} estimates {would}added, {counts.updated} {would}updated, "
+                   f"{counts.unchanged} unchanged" + (" (dry run: nothing was written)." if dry_run else "."))
+    if failed:
+        raise SystemExit(1)
 
 
 @import_cli.command("settings")

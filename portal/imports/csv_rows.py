@@ -36,7 +36,8 @@ MAX_QUANTITY = 100_000
 _DIGITS = re.compile(r"[0-9]+")  # ASCII digits only: "²".isdigit() is true
 
 
-def unit_from_csv_file(path: str, hospital: Hospital) -> Unit:
+def read_text(path: str) -> str:
+    """A CSV file's text (UTF-8, with or without a byte order mark), up to 200 MB."""
     file = os.path.basename(path)
     try:
         with open(path, "rb") as handle:
@@ -46,9 +47,14 @@ def unit_from_csv_file(path: str, hospital: Hospital) -> Unit:
     if len(data) > MAX_BYTES:
         raise BadInput("is larger than 200 MB: split it into several files", file=file)
     try:
-        text = data.decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BadInput("is not UTF-8 text", file=file) from None
+
+
+def unit_from_csv_file(path: str, hospital: Hospital) -> Unit:
+    file = os.path.basename(path)
+    text = read_text(path)
     try:
         return unit_from_csv_text(text, file, hospital)
     except BadInput as error:
@@ -56,14 +62,16 @@ def unit_from_csv_file(path: str, hospital: Hospital) -> Unit:
         raise
 
 
-def _date(value: str, where: str) -> date:
+def cell_date(value: str, where: str) -> date:
+    """A YYYY-MM-DD cell; ``where`` names the row (and column) in the message."""
     try:
         return date.fromisoformat(value)
     except ValueError:
         raise BadInput(f"{value[:30]!r} is not a date (YYYY-MM-DD)", where) from None
 
 
-def _amount(value: str, currency: str, where: str) -> int:
+def cell_amount(value: str, currency: str, where: str) -> int:
+    """An amount cell ("123.45") in minor units of ``currency``, with no more decimals than it has."""
     try:
         places = -Decimal(value.strip()).as_tuple().exponent
     except (InvalidOperation, TypeError):
@@ -119,7 +127,7 @@ def _read(reader: csv.DictReader, file: str, hospital: Hospital) -> Unit:
         if unit.accounts.setdefault(account_key, account) != account:
             raise BadInput(f"account {row['account_number']} has different details on an earlier row", where)
         patient = PatientRecord(patient_key, account_key, row["patient_id"], row.get("patient_given_name", "")[:100],
-                                row["patient_family_name"][:100], _date(row["patient_birth_date"], where))
+                                row["patient_family_name"][:100], cell_date(row["patient_birth_date"], where))
         if unit.patients.setdefault(patient_key, patient) != patient:
             raise BadInput(f"patient {row['patient_id']} has different details on an earlier row", where)
         visit_key = f"csv:{row['account_number']}/{row['visit_id']}"
@@ -144,8 +152,8 @@ def _read(reader: csv.DictReader, file: str, hospital: Hospital) -> Unit:
 
 def _claim(key: str, facts: dict[str, str], rows: list[tuple[str, dict]], hospital: Hospital) -> ClaimRecord:
     where, first = rows[0]
-    visit_date = _date(facts["visit_date"], where)
-    end_date = _date(facts["visit_end_date"], where) if facts["visit_end_date"] else None
+    visit_date = cell_date(facts["visit_date"], where)
+    end_date = cell_date(facts["visit_end_date"], where) if facts["visit_end_date"] else None
     if end_date and end_date < visit_date:
         raise BadInput("visit_end_date is before visit_date", where)
     number = "".join(facts["statement_number"].split()).replace("-", "")
@@ -164,8 +172,8 @@ def _claim(key: str, facts: dict[str, str], rows: list[tuple[str, dict]], hospit
         department=(facts["department"] or "Outpatient clinic")[:200], provider=facts["provider"][:200],
         payer=facts["payer"][:200] or None, lines=tuple(lines), cancelled=status == "cancelled",
         statement_number=number or None,
-        statement_date=_date(facts["statement_date"], where) if facts["statement_date"] else None,
-        due_date=_date(facts["due_date"], where) if facts["due_date"] else None)
+        statement_date=cell_date(facts["statement_date"], where) if facts["statement_date"] else None,
+        due_date=cell_date(facts["due_date"], where) if facts["due_date"] else None)
 
 
 def _line(row: dict, where: str, insured: bool, visit_date: date, end_date: date | None,
@@ -175,13 +183,13 @@ def _line(row: dict, where: str, insured: bool, visit_date: date, end_date: date
         raise BadInput(f"code_system must be one of {', '.join(CODE_SYSTEMS)}", where)
     if len(row["code"]) > 20:
         raise BadInput("code is longer than 20 characters", where)
-    served = _date(row["service_date"], where) if row.get("service_date") else visit_date
+    served = cell_date(row["service_date"], where) if row.get("service_date") else visit_date
     if not visit_date <= served <= (end_date or visit_date):
         raise BadInput("service_date is outside the visit's dates", where)
     quantity = row.get("quantity") or "1"
     if not _DIGITS.fullmatch(quantity) or not 1 <= int(quantity) <= MAX_QUANTITY:
         raise BadInput(f"quantity must be a whole number from 1 to {MAX_QUANTITY}", where)
-    amounts = {name: _amount(row[name], hospital.currency, f"{where}, {name}") if row.get(name) else None
+    amounts = {name: cell_amount(row[name], hospital.currency, f"{where}, {name}") if row.get(name) else None
                for name in AMOUNT_COLUMNS}
     charge = amounts["charge"]
     if not insured:

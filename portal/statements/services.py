@@ -18,7 +18,7 @@ from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from ..billing.models import LineItem, Patient, Statement, Visit
+from ..billing.models import GoodFaithEstimate, LineItem, Patient, Statement, Visit
 from ..billing.services import StatementSummary, organisation_today
 from ..extensions import db
 from ..glossary.cache import current_token as content_token
@@ -106,9 +106,11 @@ def content_version(statement: Statement, locale: str, *, note: str | None = Non
     organisation = account.organisation
     rows = db.session.execute(
         select(Visit.id.label("visit_id"), Visit.visit_date, Visit.end_date, Visit.facility, Visit.department,
-               Visit.provider, Visit.payer, Patient.given_name, Patient.family_name, *_LINE_COLUMNS)
+               Visit.provider, Visit.payer, Patient.given_name, Patient.family_name, *_LINE_COLUMNS,
+               GoodFaithEstimate.amount.label("estimate"), GoodFaithEstimate.given_on.label("estimate_given_on"))
         .join(Patient, Visit.patient_id == Patient.id)
         .outerjoin(LineItem, LineItem.visit_id == Visit.id)
+        .outerjoin(GoodFaithEstimate, GoodFaithEstimate.visit_id == Visit.id)
         .where(Visit.statement_id == statement.id)
         .order_by(Visit.id, LineItem.position, LineItem.id)).all()
     lines = [row for row in rows if row.id is not None]
@@ -128,6 +130,10 @@ def content_version(statement: Statement, locale: str, *, note: str | None = Non
         "locale": locale,
         "note": note,
         "page": current_app.config["STATEMENT_PDF_PAGE_SIZE"],
+        # What a self-pay visit's good faith estimate prints with (the estimates are in "lines").
+        "estimate_rules": [current_app.config[name] for name in (
+            "GOOD_FAITH_DISPUTE_THRESHOLD_MINOR", "GOOD_FAITH_DISPUTE_DAYS", "GOOD_FAITH_DISPUTE_URL",
+            "GOOD_FAITH_DISPUTE_PHONE")],
         "urls": pdf.printed_urls(statement.number),
         "organisation": [organisation.name, organisation.address, organisation.phone, organisation.email,
                          organisation.time_zone],
