@@ -19,10 +19,10 @@ def requested_by(viewer: Viewer, statement: Statement) -> str:
 def record_request(statement: Statement, viewer: Viewer, user_id: int | None, locale: str) -> ItemisedBillRequest:
     """Keep the request (added to the session; the caller commits it with the audit record)."""
     kind = requested_by(viewer, statement)
-    request = ItemisedBillRequest(statement_id=statement.id, requested_by=kind,
-                                  user_id=user_id if kind != "guest" else None, language=locale)
-    db.session.add(request)
-    return request
+    asked = ItemisedBillRequest(statement_id=statement.id, requested_by=kind,
+                                user_id=user_id if kind != "guest" else None, language=locale)
+    db.session.add(asked)
+    return asked
 
 
 def requests_for(statement_id: int) -> list[ItemisedBillRequest]:
