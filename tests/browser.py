@@ -36,8 +36,11 @@ def tab_to(page, selector: str, limit: int = 60, backwards: bool = False) -> Non
     key = "Shift+Tab" if backwards else "Tab"
     for _ in range(limit):
         page.keyboard.press(key)
-        # Past the page's last stop the focus leaves for the browser's own controls, then comes round again.
-        if page.evaluate("document.activeElement === document.body"):
+        # Past the page's last stop the focus leaves for the browser's own controls, then comes round again. An
+        # element out of the Tab order (tabindex="-1": <main>, the target of "#main" after signing in) was given
+        # the focus by the page or the browser, not by this key: the browser focuses a URL's #main target once
+        # the page has loaded, which can come after the first key press.
+        if page.evaluate("document.activeElement === document.body || document.activeElement.tabIndex < 0"):
             continue
         assert page.evaluate(FOCUS_SHOWN), page.evaluate("document.activeElement.outerHTML.slice(0, 120)")
         if page.evaluate("(s) => document.activeElement.matches(s)", selector):
