@@ -38,6 +38,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .billing import models as _billing_models  # noqa: F401
     from .billing.views import bp as billing_bp
     from .demo.cli import demo_cli
+    from .disputes import models as _dispute_models  # noqa: F401
+    from .disputes.views import bp as disputes_bp
     from .glossary import models as _glossary_models  # noqa: F401
     from .glossary.cli import dictionary_cli, glossary_cli
     from .glossary.views import bp as glossary_bp
@@ -69,6 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(statements_bp)
     app.register_blueprint(questions_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(disputes_bp)
     app.cli.add_command(demo_cli)
     app.cli.add_command(glossary_cli)
     app.cli.add_command(dictionary_cli)

@@ -21,7 +21,7 @@ def _urls(app, statement):
     from portal.payments.models import Payment
 
     payment = Payment.query.filter_by(statement_id=statement.id).one()
-    values = {"number": statement.number, "token": "eyJ1IjoxfQ.fake.token", "filename": "css/portal.css",
+    values = {"number": statement.number, "line_id": statement.visits[0].lines[0].id, "token": "eyJ1IjoxfQ.fake.token", "filename": "css/portal.css",
               "name": "deductible", "public_id": payment.public_id, "event_id": 1, "user_id": 1, "mail_id": 1}
     with app.test_request_context():
         from flask import url_for
@@ -43,7 +43,7 @@ def _check(client, app, victim):
             for secret in SECRET_NAMES + (victim.number, "77777", "$12.34", "4242"):
                 assert secret not in body, (method, url, secret)
             if rule.endpoint in ("billing.statement", "statements.statement_pdf", "payments.pay", "payments.card", "payments.status",
-                                 "payments.status_json"):
+                                 "payments.status_json", "disputes.dispute"):
                 # A POST without the form's CSRF token stops at 400 before anything is looked up.
                 assert response.status_code == (404 if method == "GET" else 400), (method, url)
             checked += 1

@@ -8,7 +8,10 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import event
 
+from portal.disputes import services as disputes
 from portal.extensions import db
+from portal.questions.models import StaffProfile
+from portal.questions.services import NewQuestion
 
 from .conftest import csrf_token
 
@@ -42,13 +45,24 @@ def distinct_codes(count: int) -> list[tuple[str, str]]:
 @pytest.fixture
 def small_and_large(make, glossary):
     """One login with two accounts: a statement of 5 lines on one visit, and one of 200 lines over 20 visits,
-    with 4 payments; returns the login and both statement numbers."""
+    with 4 payments and 7 disputed lines (one of them on the small one; 3 corrected); returns the login and both statement numbers."""
     small_account, large_account = make.account(), make.account()
     small = make.statement(small_account, lines=5, codes=distinct_codes(5))
     large = make.statement(large_account, lines=200, visits=20, codes=distinct_codes(200))
     for amount in (1000, 2500, 500, 1200):
         make.payment(large, amount)
     make.payment(small, 1000)
+    resolver = make.user("resolver@example.org", role="staff")
+    db.session.add(StaffProfile(user=resolver, display_name="Res Olver", job_title="Billing specialist",
+                                languages=["en"], topics=["dispute"]))
+    # The small one's only line disputed too: a bill with a named contact prints that person, either way.
+    disputed = [(large, line) for visit in large.visits for line in visit.lines][::33] + [(small, small.visits[0].lines[0])]
+    for index, (statement, line) in enumerate(disputed):
+        opened = disputes.open_dispute(statement, line, "charged_twice", NewQuestion(
+            "dispute", "Twice", "en", "email", "pat@example.org"), user=None)
+        if index % 2:
+            disputes.resolve(opened, outcome="corrected", note="Fixed", amount=100 + index, by=resolver)
+    db.session.commit()
     user = make.user(accounts=[small_account, large_account])
     return user, small.number, large.number
 

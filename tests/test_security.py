@@ -22,6 +22,7 @@ from sqlalchemy import func, inspect, select
 
 from portal.auth.models import User
 from portal.billing.models import Statement, utcnow
+from portal.disputes.models import LineDispute
 from portal.extensions import db, limiter
 from portal.outbox.models import OutgoingMail
 from portal.payments.models import Payment, StripeEvent
@@ -58,6 +59,8 @@ class World:
     reset_token: str
     guest_statement: Statement
     guest_birth_date: str
+    # The victim's dispute of their bill's first line, given to the assigned staff member.
+    dispute: LineDispute | None = None
 
 
 SECRETS = ("Zebulon", "Quixotic")
@@ -71,8 +74,9 @@ def _staff(make, email: str, name: str, role: str = "staff") -> User:
     return user
 
 
-def _question(statement: Statement, asker: User, staff: User, body: str = "Why is this so much?") -> Question:
-    question = Question(account_id=statement.account_id, statement=statement, topic="charges", language="en",
+def _question(statement: Statement, asker: User, staff: User, body: str = "Why is this so much?",
+              topic: str = "charges") -> Question:
+    question = Question(account_id=statement.account_id, statement=statement, topic=topic, language="en",
                         contact_method="email", contact_email=asker.email, asked_by_user_id=asker.id,
                         assigned_staff_id=staff.id, due_at=utcnow() + timedelta(days=1))
     db.session.add(question)
@@ -104,6 +108,10 @@ def world(app, make) -> World:
     colleague = _staff(make, "lin@example.org", "Lin Chen")
     question = _question(statement, owner, assigned)
     other_question = _question(statement, owner, colleague, "Another question")
+    disputed_line = statement.visits[0].lines[0]
+    dispute = LineDispute(line_item=disputed_line, statement=statement, reason="charged_twice",
+                          question=_question(statement, owner, assigned, "Billed twice", topic="dispute"))
+    db.session.add(dispute)
     event = StripeEvent(event_id="evt_not_ours", type="payment_intent.succeeded", object_id="pi_not_ours",
                         review_reason="pi_not_ours is not a payment of this portal")
     mail = OutgoingMail(kind="receipt", recipient="victim@example.org", subject="Receipt", body="Thank you.",
@@ -112,7 +120,7 @@ def world(app, make) -> World:
     db.session.commit()
     return World(owner, other, supervisor, assigned, unassigned, colleague, statement, sibling, payment, question,
                  other_question, event, mail, password_reset_token(owner, app.config["SECRET_KEY"]),
-                 guest_statement, "09/09/1999")
+                 guest_statement, "09/09/1999", dispute)
 
 
 def _sign_in(client, user: User, password: str = PASSWORD, **kwargs):
@@ -158,7 +166,12 @@ def _snapshot() -> dict[str, list[str]]:
 def _url_values(world: World, endpoint: str) -> dict:
     """Real objects for each URL argument of ``endpoint``."""
     public_id = world.payment.public_id if endpoint.startswith("payments.") else world.question.public_id
+    if endpoint == "staff.resolve_dispute":
+        public_id = world.dispute.question.public_id
+    # A line nobody has disputed yet.
+    line_id = world.statement.visits[0].lines[1].id
     return {"number": world.statement.number, "public_id": public_id, "user_id": world.assigned.id,
+            "line_id": line_id,
             "event_id": world.event.id, "mail_id": world.mail.id, "token": world.reset_token,
             "name": "deductible", "filename": "css/portal.css"}
 
@@ -287,6 +300,10 @@ CSRF_ROUTES = {
     "staff.roster": ("supervisor", lambda w: {"languages": "en, fr", "departments": "Radiology", "active": ""}),
     "staff.send_mail_again": ("supervisor", lambda w: {}),
     "statements.itemised_bill": ("owner", lambda w: {"lang": "en"}),
+    "disputes.dispute": ("owner", lambda w: {"reason": "charged_twice", "message": "Twice!", "language": "en",
+                                             "contact_method": "email", "email": w.owner.email}),
+    "staff.resolve_dispute": ("assigned_staff", lambda w: {"resolve-outcome": "explained",
+                                                           "resolve-message": "It is right as billed."}),
 }
 # Signed by Stripe instead of a CSRF token: see the webhook test below.
 SIGNED_ROUTES = {"stripe_webhooks.webhook"}
@@ -878,6 +895,7 @@ MATRIX = {
     # A paid bill's card page sends those who may see it to the receipt.
     ("payments.card", "GET"): {**STATEMENT, S: 302, W: 302, B: 302},
     ("questions.ask", "GET"): {**STATEMENT, S: 404, B: 404},  # staff do not ask
+    ("disputes.dispute", "GET"): {**STATEMENT, S: 404, B: 404},  # nor dispute for a patient
     # Signed out, the reply link asks to sign in whatever the question; staff go to their own page.
     ("questions.thread", "GET"): {A: LOGIN, O: 404, G: LOGIN, U: 404, S: 302, W: 200, B: 302},
     ("questions.index", "GET"): {A: LOGIN, O: 200, G: LOGIN, U: 302, S: 302, W: 200, B: 302},
@@ -898,6 +916,8 @@ MATRIX = {
     ("statements.itemised_bill", "POST"): STATEMENT,
     ("payments.card", "POST"): {**STATEMENT, S: 302, W: 302, B: 302},
     ("questions.ask", "POST"): {**STATEMENT, S: 404, W: 400, B: 404},
+    ("disputes.dispute", "POST"): {**STATEMENT, S: 404, W: 400, B: 404},
+    ("staff.resolve_dispute", "POST"): {**ASSIGNED_ONLY, S: 400, B: 400},
     ("questions.thread", "POST"): {A: 404, O: 404, G: 404, U: 404, S: 302, W: 400, B: 302},
     ("staff.question", "POST"): {**ASSIGNED_ONLY, S: 400, B: 400},
     ("staff.status", "POST"): {**ASSIGNED_ONLY, S: 400, B: 400},
@@ -980,12 +1000,13 @@ def test_staff_given_one_question_open_that_bill_only(app, world):
                                     "reassign-staff": str(world.assigned.id), "reassign-reason": "mine now"})
         assert response.status_code == 404
     assert db.session.get(Question, world.other_question.id).assigned_staff_id == world.colleague.id
-    # Once the question goes to someone else, the bill closes to them too.
+    # Once the questions go to someone else, the bill closes to them too.
     boss = _client_as(app, world, "supervisor")
-    response = boss.post(f"/staff/questions/{world.question.public_id}/reassign",
-                         data={"reassign-staff": str(world.supervisor.id), "reassign-reason": "I take it",
-                               "csrf_token": _any_token(boss)})
-    assert response.status_code == 302
+    for question in (world.question, world.dispute.question):
+        response = boss.post(f"/staff/questions/{question.public_id}/reassign",
+                             data={"reassign-staff": str(world.supervisor.id), "reassign-reason": "I take it",
+                                   "csrf_token": _any_token(boss)})
+        assert response.status_code == 302
     assert staff.get(f"/statements/{world.statement.number}").status_code == 404
     TRIED["access checks"] += 8
 

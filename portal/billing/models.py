@@ -5,6 +5,7 @@ lives on the line itself so that the database can check that its parts add up to
 """
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime, time, timezone
 
 from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Index, String, Text, Time, UniqueConstraint
@@ -236,6 +237,49 @@ class GoodFaithEstimate(db.Model):
     visit: Mapped[Visit] = relationship(back_populates="estimate")
 
     __table_args__ = (CheckConstraint("amount >= 0", name="amount_not_negative"),)
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+
+# Why the billing office took money off a statement in the portal.
+ADJUSTMENT_REASONS = ("dispute_correction", "financial_assistance")
+
+
+class BalanceAdjustment(db.Model):
+    """Money the billing office takes off a statement in the portal (a disputed charge corrected, financial
+    assistance granted), on top of what the hospital's billing system sent.
+
+    Every balance counts it (``billing.services.balances_query``), and ``payments export`` sends it back for the
+    billing system to post. Never edited: a mistake is put right by another record, not by changing this one.
+    """
+
+    __tablename__ = "balance_adjustments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The reference the billing system posts it under (in the export), unguessable like a payment's.
+    public_id: Mapped[str] = mapped_column(String(24), unique=True, default=lambda: secrets.token_urlsafe(16))
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id"), index=True)
+    # The line it corrects, or None for the whole statement.
+    line_item_id: Mapped[int | None] = mapped_column(ForeignKey("line_items.id"))
+    # Minor units of ``currency`` (the statement's), taken off what the patient owes: always positive.
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(32))
+    # The staff member's own words, for colleagues and the billing system.
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+    statement: Mapped[Statement] = relationship()
+    line_item: Mapped[LineItem | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("length(currency) = 3", name="currency_iso"),
+        CheckConstraint("reason IN ('dispute_correction', 'financial_assistance')", name="reason_known"),
+    )
 
     @property
     def money(self) -> Money:

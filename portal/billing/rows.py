@@ -36,13 +36,16 @@ class AmountRows:
             "not_covered": _("Not covered"), "self_pay_discount": _("Self-pay discount"), "owes": _("You owe"),
             "owes_for_services": _("You owe for these services"), "paid": _("Payments received"),
             "amount_due": _("Amount due"),
+            "credited": _("Taken off by the billing office"), "owes_now": _("You owe now"),
+            "owes_after": _("You owe for these services now"),
         }
 
     def _row(self, label: str, minor: int, emphasis: str = "") -> AmountRow:
         return AmountRow(self.labels[label], Money(minor, self.currency), emphasis)
 
-    def line(self, line: LineItem) -> list[AmountRow]:
-        """One line's amounts: the charge, what insurance did with it (or the self-pay discount), what is owed."""
+    def line(self, line: LineItem, credited: int = 0) -> list[AmountRow]:
+        """One line's amounts: the charge, what insurance did with it (or the self-pay discount), what is owed;
+        with ``credited``, what the billing office took off it since and what is owed now."""
         rows = [self._row("charge", line.charge)]
         if line.insured:
             rows += [self._row("allowed", line.minor("allowed")), self._row("insurance_paid", line.insurance_paid),
@@ -51,6 +54,9 @@ class AmountRows:
             rows += [self._row(part, line.minor(part)) for part in SHARE_PARTS if line.minor(part)]
         elif line.adjustment:
             rows.append(self._row("self_pay_discount", line.adjustment))
+        if credited:
+            return rows + [self._row("owes", line.patient_owes_minor), self._row("credited", credited),
+                           self._row("owes_now", line.patient_owes_minor - credited, "owes")]
         rows.append(self._row("owes", line.patient_owes_minor, "owes"))
         return rows
 
@@ -65,7 +71,13 @@ class AmountRows:
             rows += [self._row(part, totals.totals[part]) for part in SHARE_PARTS]
         else:
             rows.append(self._row("self_pay_discount", totals.totals["adjustment"]))
-        rows.append(self._row("owes_for_services", totals.totals["patient_owes"], "owes"))
+        if totals.credited:
+            rows += [self._row("owes_for_services", totals.totals["patient_owes"]),
+                     self._row("credited", totals.credited)]
+            if paid is None:
+                rows.append(self._row("owes_after", totals.owes_after_credits.minor, "owes"))
+        else:
+            rows.append(self._row("owes_for_services", totals.totals["patient_owes"], "owes"))
         if paid is not None and amount_due is not None:
             rows += [AmountRow(self.labels["paid"], paid), AmountRow(self.labels["amount_due"], amount_due, "total")]
         return rows

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
@@ -13,14 +13,16 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ..disputes.services import LineDisputeView, disputes_on
+from ..disputes.wording import status_sentence
 from ..extensions import db
 from ..glossary.services import ServiceName, service_names
-from ..glossary.why import explain_line, explain_statement
+from ..glossary.why import explain_credit, explain_line, explain_statement
 from ..money import Money
 from ..payments.models import SETTLED_STATUSES, Payment
 from . import estimates
 from .estimates import EstimateComparison
-from .models import Account, LineItem, Organisation, Patient, Statement, Visit
+from .models import Account, BalanceAdjustment, LineItem, Organisation, Patient, Statement, Visit
 
 # The columns of the insurance breakdown, in the order a bill reads.
 AMOUNT_FIELDS = ("charge", "allowed", "insurance_paid", "adjustment", "deductible", "copay", "coinsurance",
@@ -40,6 +42,16 @@ def _patient_owes_subquery():
     )
 
 
+def _credited_subquery():
+    """What the billing office took off a statement in the portal (``BalanceAdjustment``)."""
+    return (
+        select(func.coalesce(func.sum(BalanceAdjustment.amount), 0))
+        .where(BalanceAdjustment.statement_id == Statement.id)
+        .correlate(Statement)
+        .scalar_subquery()
+    )
+
+
 def _paid_subquery():
     """Money received against a statement, net of refunds."""
     return (
@@ -52,11 +64,12 @@ def _paid_subquery():
 
 @functools.cache
 def balances_query() -> Select:
-    """Select (Statement, patient_owes, paid) rows: every balance in one SQL query.
+    """Select (Statement, patient_owes, credited, paid) rows: every balance in one SQL query.
 
     Built once per process (a Select is immutable: callers add their own ``where`` to a copy); building its two
     subqueries afresh cost more than some of the queries a page sends."""
-    return select(Statement, _patient_owes_subquery().label("owes"), _paid_subquery().label("paid"))
+    return select(Statement, _patient_owes_subquery().label("owes"), _credited_subquery().label("credited"),
+                  _paid_subquery().label("paid"))
 
 
 @dataclass(frozen=True)
@@ -65,10 +78,13 @@ class StatementSummary:
     patient_owes: Money
     paid: Money
     today: date
+    # Taken off by the billing office in the portal, after what the lines leave the patient to pay.
+    credited: Money | None = None
 
     @property
     def amount_due(self) -> Money:
-        return self.patient_owes - self.paid
+        owes = self.patient_owes - self.credited if self.credited is not None else self.patient_owes
+        return owes - self.paid
 
     @property
     def status(self) -> str:
@@ -98,12 +114,13 @@ def _summaries(query: Select, now: datetime | None) -> list[StatementSummary]:
     )
     today_by_org: dict[int, date] = {}
     result = []
-    for statement, owes, paid in db.session.execute(query).all():
+    for statement, owes, credited, paid in db.session.execute(query).all():
         org = statement.account.organisation
         if org.id not in today_by_org:
             today_by_org[org.id] = organisation_today(org, now)
         result.append(StatementSummary(statement, Money(int(owes), statement.currency),
-                                       Money(int(paid), statement.currency), today_by_org[org.id]))
+                                       Money(int(paid), statement.currency), today_by_org[org.id],
+                                       Money(int(credited), statement.currency)))
     return result
 
 
@@ -123,25 +140,35 @@ def summary_for(statement: Statement, now: datetime | None = None) -> StatementS
 
 @dataclass(frozen=True)
 class Breakdown:
-    """Totals of each amount column over some lines, as Money."""
+    """Totals of each amount column over some lines, as Money; ``credited`` is what the billing office took off
+    them in the portal since (not part of ``patient_owes``, which is what the hospital's bill says)."""
 
     currency: str
     totals: dict[str, int]
     insured: bool
+    credited: int = 0
+
+    @property
+    def owes_after_credits(self) -> Money:
+        return Money(self.totals["patient_owes"] - self.credited, self.currency)
 
     def __getitem__(self, field: str) -> Money:
         return Money(self.totals[field], self.currency)
 
 
-def breakdown(lines: Iterable[LineItem], currency: str) -> Breakdown:
-    """Add up every amount column of ``lines``; ``allowed`` counts insured lines only."""
+def breakdown(lines: Iterable[LineItem], currency: str, credits: Mapping[int, int] | None = None) -> Breakdown:
+    """Add up every amount column of ``lines``; ``allowed`` counts insured lines only. ``credits``: what the
+    billing office took off each line in the portal, by line id."""
     totals = dict.fromkeys(AMOUNT_FIELDS, 0)
     insured = False
+    credited = 0
     for line in lines:
         insured = insured or line.insured
         for field in AMOUNT_FIELDS:
             totals[field] += line.minor(field)
-    return Breakdown(currency, totals, insured)
+        if credits:
+            credited += credits.get(line.id, 0)
+    return Breakdown(currency, totals, insured, credited)
 
 
 @dataclass(frozen=True)
@@ -158,14 +185,21 @@ class StatementPage:
     settled: bool
     # Self-pay visits with a good faith estimate on file, by visit id.
     estimates: dict[int, EstimateComparison] = dataclass_field(default_factory=dict)
+    # What the billing office took off in the portal: each adjustment, and their sums by line id.
+    adjustments: list[BalanceAdjustment] = dataclass_field(default_factory=list)
+    credits: dict[int, int] = dataclass_field(default_factory=dict)
+    # Each disputed line's latest dispute, and the sentence saying where it stands, by line id.
+    disputes: dict[int, LineDisputeView] = dataclass_field(default_factory=dict)
+    dispute_sentences: dict[int, str] = dataclass_field(default_factory=dict)
 
 
 def statement_page(statement: Statement, locale: str, now: datetime | None = None) -> StatementPage:
     """Load a statement with every line, named and explained in plain language in ``locale``.
 
-    Three queries: the visits with their patients, their lines, the payments. The balance is added up from those
-    rows, as the balance query adds it up in SQL for lists (``balances_query``): what the lines leave the patient
-    to pay, less settled payments net of refunds."""
+    Five queries: the visits with their patients, their lines, the payments, the billing office's adjustments and
+    the disputes. The balance is added up from those rows, as the balance query adds it up in SQL for lists
+    (``balances_query``): what the lines leave the patient to pay, less the adjustments, less settled payments
+    net of refunds."""
     currency = statement.currency
     visits = db.session.scalars(select(Visit).where(Visit.statement_id == statement.id)
                                 .options(joinedload(Visit.patient, innerjoin=True), joinedload(Visit.estimate),
@@ -176,24 +210,43 @@ def statement_page(statement: Statement, locale: str, now: datetime | None = Non
     payments = db.session.scalars(select(Payment).where(Payment.statement_id == statement.id,
                                                         Payment.status.in_(SETTLED_STATUSES))
                                   .order_by(Payment.created_at)).all()
+    adjustments = db.session.scalars(select(BalanceAdjustment).where(BalanceAdjustment.statement_id == statement.id)
+                                     .order_by(BalanceAdjustment.created_at, BalanceAdjustment.id)).all()
+    credits: dict[int, int] = {}
+    for adjustment in adjustments:
+        if adjustment.line_item_id is not None:
+            credits[adjustment.line_item_id] = credits.get(adjustment.line_item_id, 0) + adjustment.amount
+    credited = Money(sum(adjustment.amount for adjustment in adjustments), currency)
     summary = StatementSummary(statement, Money(sum(line.patient_owes_minor for line in lines), currency),
                                Money(sum(p.amount - p.amount_refunded for p in payments), currency),
-                               organisation_today(statement.account.organisation, now))
+                               organisation_today(statement.account.organisation, now), credited)
+    disputes = disputes_on(statement.id)
     # Once the statement is paid in full, each line says what the patient paid rather than owes.
     settled = summary.paid.is_positive and not summary.amount_due.is_positive
-    visit_totals = [(visit, breakdown(visit.lines, currency)) for visit in visits]
+    visit_totals = [(visit, breakdown(visit.lines, currency, credits)) for visit in visits]
+    why_lines = {line.id: explain_line(line, currency, settled=settled) for line in lines}
+    for line_id, amount in credits.items():
+        line = next(line for line in lines if line.id == line_id)
+        why_lines[line_id].append(explain_credit(amount, line.patient_owes_minor - amount, currency))
+    totals = replace(breakdown(lines, currency, credits), credited=credited.minor)
     threshold = current_app.config["GOOD_FAITH_DISPUTE_THRESHOLD_MINOR"]
     compared = {visit.id: estimates.compare(visit, totals["patient_owes"], threshold) for visit, totals in visit_totals}
     return StatementPage(
         summary=summary,
         visits=visit_totals,
-        totals=breakdown(lines, currency),
+        totals=totals,
         payments=list(payments),
         names=service_names(lines, locale),
-        why_lines={line.id: explain_line(line, currency, settled=settled) for line in lines},
-        why_statement=explain_statement(lines, currency, paid=summary.paid, amount_due=summary.amount_due),
+        why_lines=why_lines,
+        why_statement=explain_statement(lines, currency, paid=summary.paid, amount_due=summary.amount_due,
+                                        credited=credited),
         settled=settled,
         estimates={visit_id: comparison for visit_id, comparison in compared.items() if comparison},
+        adjustments=list(adjustments),
+        credits=credits,
+        disputes=disputes,
+        dispute_sentences={line_id: status_sentence(view.dispute, view.staff_name)
+                           for line_id, view in disputes.items()},
     )
 
 

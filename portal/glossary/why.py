@@ -143,8 +143,16 @@ def explain_line(line: Adjudicated, currency: str, *, settled: bool = False) -> 
     return sentences
 
 
-def explain_statement(lines: Iterable[Adjudicated], currency: str, *, paid: Money, amount_due: Money) -> list[str]:
-    """Explain a whole statement: charges, insurance, adjustments, the patient's share and payments."""
+def explain_credit(credited: int, owes_after: int, currency: str) -> str:
+    """What the billing office took off one line in the portal, and what is left of it."""
+    return _("After reviewing this charge, the billing office took %(amount)s off it, so your share of it is now "
+             "%(owes)s.", amount=_fmt(credited, currency), owes=_fmt(owes_after, currency))
+
+
+def explain_statement(lines: Iterable[Adjudicated], currency: str, *, paid: Money, amount_due: Money,
+                      credited: Money | None = None) -> list[str]:
+    """Explain a whole statement: charges, insurance, adjustments, the patient's share, what the billing office
+    took off since (``credited``) and payments."""
     lines = list(lines)
     totals = dict.fromkeys(("charge", "insurance_paid", "contractual", "write_off", "discount", "patient_owes",
                             "self_pay", *SHARE_PARTS), 0)
@@ -188,6 +196,9 @@ def explain_statement(lines: Iterable[Adjudicated], currency: str, *, paid: Mone
             sentences.append(_say(_ALL_OF_IT[parts[0]]))
         else:
             sentences.extend(_say(_PART_OF_TOTAL[part], amount=money(part)) for part in parts)
+    if credited is not None and credited.is_positive:
+        sentences.append(_("After reviewing the bill, the billing office has taken %(amount)s off it.",
+                           amount=credited.format(current_locale())))
     if paid.is_positive:
         sentences.append(_("You have paid %(amount)s.", amount=paid.format(current_locale())))
     if amount_due.is_positive:
@@ -195,7 +206,7 @@ def explain_statement(lines: Iterable[Adjudicated], currency: str, *, paid: Mone
     elif amount_due.is_negative:
         sentences.append(_("You have paid %(amount)s more than you owe.", amount=(-amount_due).format(current_locale())))
         sentences.append(_("Ask the billing office about a refund."))
-    elif totals["patient_owes"]:
+    elif totals["patient_owes"] and paid.is_positive:
         sentences.append(_("You have paid this bill in full. Thank you."))
     else:
         sentences.append(_("You owe nothing on this bill."))

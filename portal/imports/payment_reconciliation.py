@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # the rows come from the payments package; importing it here 
 # a server anyone could look them up on.
 PAYMENT_SYSTEM = "urn:patient-billing-portal:payment"
 REFUND_SYSTEM = "urn:patient-billing-portal:stripe-refund"
+ADJUSTMENT_SYSTEM = "urn:patient-billing-portal:balance-adjustment"
 PAYMENT_INTENT_SYSTEM = "urn:patient-billing-portal:stripe-payment-intent"
 STATEMENT_SYSTEM = "urn:patient-billing-portal:statement"
 ACCOUNT_SYSTEM = "urn:patient-billing-portal:account"
@@ -56,12 +57,16 @@ PAYMENT_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/payment-type"
 # putting the account into ``detail.identifier`` (which identifies the payment item, not what it is paid to).
 ACCOUNT_EXTENSION = "http://hl7.org/fhir/5.0/StructureDefinition/extension-PaymentReconciliation.allocation.account"
 
-DISPOSITIONS = {"payment": "Card payment through the patient portal", "refund": "Refund through the patient portal"}
+DISPOSITIONS = {"payment": "Card payment through the patient portal", "refund": "Refund through the patient portal",
+                "adjustment": "Adjustment by the billing office in the patient portal"}
 # http://terminology.hl7.org/CodeSystem/payment-type has three codes: "payment" (partial or complete settlement
 # of the amounts due), "adjustment" (an adjustment regarding claims already paid) and "advance" (against future
 # claims). A refund gives back part or all of a payment already posted on the statement, so it is an adjustment
 # of what was paid, not a settlement; the negative amount and ``detail.predecessor`` (the payment) say which.
-PAYMENT_TYPES = {"payment": ("payment", "Payment"), "refund": ("adjustment", "Adjustment")}
+# The billing office's own adjustments (a disputed charge corrected) move no money: the resource's payment amount is
+# zero and its detail's amount is what was taken off the statement.
+PAYMENT_TYPES = {"payment": ("payment", "Payment"), "refund": ("adjustment", "Adjustment"),
+                 "adjustment": ("adjustment", "Adjustment")}
 
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
@@ -118,6 +123,10 @@ def payment_reconciliation(row: ExportRow, *, time_zone: str, organisation_name:
         if row.stripe_id:
             business_ids.append(identifier(PAYMENT_INTENT_SYSTEM, row.stripe_id, "secondary"))
         stripe_system = PAYMENT_INTENT_SYSTEM
+    elif row.kind == "adjustment":
+        resource_id = fhir_id("adjustment", row.payment_reference)
+        business_ids = [identifier(ADJUSTMENT_SYSTEM, row.payment_reference, "official")]
+        stripe_system = None
     else:
         # A refund shares its payment's reference: were that its identifier too, looking the payment up by
         # identifier would find the refund as well. It is named by its own Stripe id, and points to the payment.
@@ -153,9 +162,9 @@ def payment_reconciliation(row: ExportRow, *, time_zone: str, organisation_name:
         "outcome": "complete",
         "disposition": DISPOSITIONS[row.kind],
         "paymentDate": paid_on,
-        "paymentAmount": money(row.amount),
+        "paymentAmount": money(Money.zero(row.amount.currency) if row.kind == "adjustment" else row.amount),
     }
-    if row.stripe_id:
+    if row.stripe_id and stripe_system:
         # The payment processor's number for this movement of money, where R4 puts a cheque or EFT number.
         resource["paymentIdentifier"] = identifier(stripe_system, row.stripe_id)
     resource["detail"] = [detail]

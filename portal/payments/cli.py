@@ -71,11 +71,12 @@ def reconcile_command(since: datetime | None) -> None:
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
               help="Write to this file instead of standard output.")
 def export_command(day: datetime, fmt: str, output) -> None:  # noqa: ANN001 (a click file)
-    """Write the day's posted payments and refunds for the hospital's billing system to post.
+    """Write the day's posted payments, refunds and billing-office adjustments for the hospital's billing system
+    to post.
 
-    Amounts are exact decimals in the currency's major unit (refunds negative), plus the same amount
-    in minor units; times are ISO 8601 in the hospital's time zone. ``--format fhir`` writes the same rows
-    as a FHIR R4 collection Bundle, one PaymentReconciliation per payment or refund.
+    Amounts are exact decimals in the currency's major unit (refunds negative; an adjustment is the amount taken
+    off the statement), plus the same amount in minor units; times are ISO 8601 in the hospital's time zone.
+    ``--format fhir`` writes the same rows as a FHIR R4 collection Bundle, one PaymentReconciliation per row.
     """
     rows = services.export_rows(day.date(), organisation_time_zone())
     records = [{"type": row.kind, "statement": row.statement, "account": row.account,

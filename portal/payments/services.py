@@ -16,8 +16,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
-from ..billing.models import Account, Statement, as_utc, utcnow
+from ..billing.models import Account, BalanceAdjustment, Statement, as_utc, utcnow
 from ..billing.services import StatementSummary, summary_for
 from ..extensions import db
 from ..money import AmountError, Money, parse_amount
@@ -545,7 +546,7 @@ def needs_review() -> tuple[list[StripeEvent], list[Payment]]:
 
 @dataclass(frozen=True)
 class ExportRow:
-    kind: str  # "payment" or "refund"
+    kind: str  # "payment", "refund" or "adjustment" (money the billing office took off in the portal)
     statement: str
     account: str
     amount: Money
@@ -562,7 +563,8 @@ def day_bounds(day: date, time_zone: str) -> tuple[datetime, datetime]:
 
 
 def export_rows(day: date, time_zone: str) -> list[ExportRow]:
-    """Card payments posted and refunds made on ``day`` (the hospital's calendar), in time order.
+    """Card payments posted, refunds made and adjustments taken off by the billing office on ``day`` (the
+    hospital's calendar), in time order.
 
     Payments the billing office took itself ("external") came from its own system and are left out,
     so that exporting them back could never post them twice.
@@ -583,5 +585,13 @@ def export_rows(day: date, time_zone: str) -> list[ExportRow]:
         rows.append(ExportRow("refund", payment.statement.number, payment.statement.account.number,
                               -refund.money, as_utc(refund.created_at).astimezone(zone), refund.stripe_refund_id,
                               payment.public_id))
+    adjustments = db.session.scalars(select(BalanceAdjustment).where(BalanceAdjustment.created_at >= start,
+                                                                     BalanceAdjustment.created_at < end)
+                                     .options(joinedload(BalanceAdjustment.statement)
+                                              .joinedload(Statement.account)))
+    for adjustment in adjustments:
+        statement = adjustment.statement
+        rows.append(ExportRow("adjustment", statement.number, statement.account.number, adjustment.money,
+                              as_utc(adjustment.created_at).astimezone(zone), "", adjustment.public_id))
     rows.sort(key=lambda row: (row.at, row.kind, row.stripe_id))
     return rows

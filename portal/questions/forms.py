@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 
 from ..i18n import _, _l
 from .models import STATUSES
-from .reasons import TOPIC_CHOICES
+from .reasons import TOPIC_CHOICES, TOPIC_LABELS
 from .services import MESSAGE_MAX_LENGTH
 
 def options(pairs) -> list[SelectChoice]:  # noqa: ANN001 (an iterable of (value, label))
@@ -78,7 +78,7 @@ class RosterForm(FlaskForm):
     languages = StringField(_l("Languages they answer in"), validators=[DataRequired(_l("Give at least one language.")),
                                                                        Length(max=200)],
                             description=_l("Language codes separated by commas, such as: en, es, zh_Hans"))
-    topics = SelectMultipleField(_l("Topics they handle"), choices=options(TOPIC_CHOICES.items()),
+    topics = SelectMultipleField(_l("Topics they handle"), choices=options(TOPIC_LABELS.items()),
                                  widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     departments = StringField(_l("Departments they cover"), validators=[Length(max=500)],
                               description=_l("Separated by commas, such as: Emergency, Radiology"))

@@ -11,7 +11,8 @@ from ..billing.models import Account, LineItem, Statement, as_utc, utcnow
 from ..extensions import db
 from ..payments.models import new_public_id
 
-TOPICS = ("charges", "insurance", "payment_plan", "financial_assistance", "refund", "other")
+# "dispute" is not offered on the question form: a patient disputes a line from the line itself (portal.disputes).
+TOPICS = ("charges", "insurance", "payment_plan", "financial_assistance", "refund", "other", "dispute")
 WAITING_BILLING, WAITING_PATIENT, RESOLVED = "waiting_billing", "waiting_patient", "resolved"
 STATUSES = (WAITING_BILLING, WAITING_PATIENT, RESOLVED)
 CONTACT_METHODS = ("email", "phone")

@@ -21,6 +21,8 @@ TOPIC_CHOICES = {
     "refund": _l("A refund"),
     "other": _l("Something else"),
 }
+# Every topic as staff and patients read it on a question: the form's, and a disputed charge's.
+TOPIC_LABELS = {**TOPIC_CHOICES, "dispute": _l("A disputed charge")}
 
 # The topics inside a sentence ("handles insurance questions").
 TOPIC_NAMES = {
@@ -30,6 +32,7 @@ TOPIC_NAMES = {
     "financial_assistance": _l("financial assistance"),
     "refund": _l("refund"),
     "other": _l("general"),
+    "dispute": _l("disputed charge"),
 }
 
 

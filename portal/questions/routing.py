@@ -21,8 +21,9 @@ from datetime import date
 
 # How much of a person's time a question of each topic takes, relative to a simple one. Affordability and
 # assistance questions mean a conversation and paperwork; a refund is usually one look at the payments.
+# A dispute means checking the record and often a correction to post.
 TOPIC_WEIGHTS = {"charges": 2, "insurance": 2, "payment_plan": 3, "financial_assistance": 3, "refund": 1,
-                 "other": 1}
+                 "other": 1, "dispute": 3}
 
 # Reason codes, in the order a reason sentence lists them.
 CONTINUITY, LANGUAGE, INTERPRETER, TOPIC, ANY_TOPIC, DEPARTMENT, WORKLOAD = (

@@ -18,10 +18,13 @@ from ..site import current_organisation
 from ..urls import MAX_ID
 from . import services
 from .dashboard import dashboard as dashboard_figures
+from ..disputes import services as disputes
+from ..disputes.forms import ResolveDisputeForm
+from ..money import AmountError, Money, parse_amount
 from .forms import ReassignForm, RosterForm, StaffReplyForm, StatusForm, options, split_list
 from .models import RESOLVED, STATUSES, Question, StaffProfile
 from .notify import queue_reply_notice
-from .reasons import TOPIC_CHOICES, reason_sentence
+from .reasons import TOPIC_LABELS, reason_sentence
 from .views import STAFF_STATUS_LABELS
 
 bp = Blueprint("staff", __name__)
@@ -71,7 +74,8 @@ def _forms(question: Question) -> dict:
                                      if p.active and p.user_id != question.assigned_staff_id)
     status = StatusForm(prefix="status", status=question.status)
     status.status.choices = options((s, STAFF_STATUS_LABELS[s]) for s in STATUSES)
-    return {"reply_form": StaffReplyForm(prefix="reply"), "status_form": status, "reassign_form": reassign}
+    return {"reply_form": StaffReplyForm(prefix="reply"), "status_form": status, "reassign_form": reassign,
+            "resolve_form": ResolveDisputeForm(prefix="resolve") if question.topic == "dispute" else None}
 
 
 def _render(question: Question, forms: dict, code: int = 200):
@@ -79,9 +83,12 @@ def _render(question: Question, forms: dict, code: int = 200):
     names = {p.user_id: p.display_name for p in db.session.scalars(select(StaffProfile))}
     reasons = [(a, reason_sentence(a, names.get(a.staff_user_id, ""), names.get(a.assigned_by_user_id)))
                for a in question.assignments]
+    dispute = disputes.dispute_for(question)
+    correctable = (Money(disputes.correctable(dispute.line_item), question.statement.currency)
+                   if dispute is not None and dispute.is_open else None)
     return render_template("staff/question.html", question=question, page=page, summary=page.summary,
                            statement=question.statement, names=names, reasons=reasons, terms=term_marker(),
-                           **forms), code
+                           dispute=dispute, correctable=correctable, **forms), code
 
 
 @bp.route("/staff/questions/<public_id>", methods=["GET", "POST"])
@@ -147,6 +154,61 @@ def reassign(public_id: str):
     return redirect(url_for("staff.inbox"))
 
 
+DISPUTE_REFUSALS = {
+    "amount_needed": _l("Enter the amount to take off the charge."),
+    "amount_too_large": _l("That is more than the patient owes for this charge."),
+    "amount_only_when_corrected": _l("Leave the amount empty unless the charge is corrected."),
+}
+
+
+@bp.route("/staff/questions/<public_id>/dispute", methods=["POST"])
+@login_required
+def resolve_dispute(public_id: str):
+    """Decide a disputed charge: corrected (with an adjustment), explained, or sent to insurance."""
+    question = _question(public_id)
+    dispute = disputes.dispute_for(question)
+    if dispute is None:
+        abort(404)
+    forms = _forms(question)
+    form = forms["resolve_form"]
+    if not dispute.is_open:
+        flash(_("This dispute was already decided."), "error")
+        return redirect(url_for("staff.question", public_id=public_id))
+    if not form.validate_on_submit():
+        return _render(question, forms, 400)
+    amount = None
+    if (form.amount.data or "").strip():
+        try:
+            amount = parse_amount(form.amount.data, question.statement.currency, current_locale()).minor
+        except AmountError as error:
+            form.amount.errors.append(AMOUNT_REFUSALS.get(error.reason, AMOUNT_REFUSALS["not_a_number"]))
+            return _render(question, forms, 400)
+    try:
+        disputes.resolve(dispute, outcome=form.outcome.data, note=form.message.data, amount=amount, by=current_user)
+    except disputes.DisputeError as error:
+        db.session.rollback()
+        if error.code == "already_resolved":
+            flash(_("This dispute was already decided."), "error")
+            return redirect(url_for("staff.question", public_id=public_id))
+        if error.code not in DISPUTE_REFUSALS:
+            abort(400)
+        form.amount.errors.append(DISPUTE_REFUSALS[error.code])
+        return _render(question, forms, 400)
+    notice = queue_reply_notice(question)
+    audit("dispute.resolved", "statement", question.statement_id)
+    db.session.commit()
+    flash(_("The dispute is decided and the patient's statement shows it.") + (
+        " " + _("They get an email saying that an answer is waiting.") if notice is not None else ""), "success")
+    return redirect(url_for("staff.question", public_id=public_id))
+
+
+AMOUNT_REFUSALS = {
+    "not_a_number": _l("Enter an amount such as 25.00."),
+    "too_many_decimals": _l("Enter the amount to the cent, with no more decimals."),
+    "not_positive": _l("Enter an amount more than zero."),
+}
+
+
 def _require_supervisor() -> None:
     if not (current_user.is_authenticated and current_user.is_supervisor):
         abort(404)
@@ -192,7 +254,7 @@ def roster(user_id: int):
         form.topics.data = list(profile.topics or [])
     if form.validate_on_submit():
         profile.languages = split_list(form.languages.data)
-        profile.topics = [t for t in form.topics.data if t in TOPIC_CHOICES]
+        profile.topics = [t for t in form.topics.data if t in TOPIC_LABELS]
         profile.departments = split_list(form.departments.data)
         profile.away_from, profile.away_until = form.away_from.data, form.away_until.data
         profile.active = form.active.data

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from ..audit.web import audit
 from ..billing.access import Viewer, current_viewer, statement_for
 from ..billing.models import LineItem, Visit
+from ..disputes.services import dispute_for
 from ..extensions import db
 from ..glossary.services import service_names
 from ..i18n import _, _l, current_locale, language_in_itself
@@ -15,7 +16,7 @@ from ..urls import MAX_ID
 from . import services
 from .forms import AskForm, ReplyForm, options
 from .models import RESOLVED, WAITING_BILLING, WAITING_PATIENT, Question, StaffProfile
-from .reasons import TOPIC_CHOICES, language_name, patient_reason
+from .reasons import TOPIC_LABELS, language_name, patient_reason
 
 bp = Blueprint("questions", __name__)
 
@@ -31,7 +32,7 @@ STAFF_STATUS_LABELS = {**STATUS_LABELS, WAITING_PATIENT: _l("Waiting for the pat
 @bp.record_once
 def _register_labels(state) -> None:  # noqa: ANN001 (Flask's BlueprintSetupState)
     state.app.jinja_env.globals.update(question_status_labels=STATUS_LABELS, staff_status_labels=STAFF_STATUS_LABELS,
-                                       topic_choices=TOPIC_CHOICES)
+                                       topic_choices=TOPIC_LABELS)
     state.app.jinja_env.filters["language_in_itself"] = language_in_itself
 
 
@@ -53,7 +54,29 @@ def question_for(viewer: Viewer, public_id: str) -> Question | None:
     return question if viewer.may_see(question.statement) else None
 
 
-def _line_on(statement, line_id: str | None) -> LineItem | None:
+def contact_form(form_class: type[AskForm], *, guest: bool) -> AskForm:
+    """A form with the question's answer language and contact fields (``AskForm`` or one built on it), the
+    language and, for a login, its email filled in on first showing."""
+    form = form_class(email_required=guest)
+    languages = question_languages()
+    form.language.choices = options(languages)
+    if request.method == "GET":
+        form.language.data = current_locale() if current_locale() in dict(languages) else "en"
+        if not guest:
+            form.email.data = current_user.email
+    return form
+
+
+def new_question(form: AskForm, topic: str) -> services.NewQuestion:
+    """What a patient sent on ``form``, as a question of ``topic``."""
+    return services.NewQuestion(topic=topic, body=form.message.data, language=form.language.data,
+                                contact_method=form.contact_method.data,
+                                contact_email=(form.email.data or "").strip() or None,
+                                contact_phone=(form.phone.data or "").strip() or None)
+
+
+def line_on(statement, line_id: str | None) -> LineItem | None:
+    """The line ``line_id`` of ``statement``; 404 for anything else in the address."""
     if not line_id:
         return None
     # ASCII digits only ("²".isdigit() is true), and a number that fits our integer columns: anything else in
@@ -73,21 +96,13 @@ def ask(number: str):
     statement = statement_for(viewer, number)
     if statement is None or viewer.is_staff:
         abort(404)
-    line = _line_on(statement, request.values.get("line"))
+    line = line_on(statement, request.values.get("line"))
     guest = viewer.is_guest_for(statement)
-    form = AskForm(email_required=guest)
-    languages = question_languages()
-    form.language.choices = options(languages)
+    form = contact_form(AskForm, guest=guest)
     if request.method == "GET":
-        form.language.data = current_locale() if current_locale() in dict(languages) else "en"
-        if not guest:
-            form.email.data = current_user.email
         form.topic.data = "charges" if line is not None else None
     if form.validate_on_submit():
-        new = services.NewQuestion(topic=form.topic.data, body=form.message.data, language=form.language.data,
-                                   contact_method=form.contact_method.data,
-                                   contact_email=(form.email.data or "").strip() or None,
-                                   contact_phone=(form.phone.data or "").strip() or None)
+        new = new_question(form, form.topic.data)
         try:
             question = services.ask(statement, line, new, user=None if guest else current_user)
         except services.QuestionError:
@@ -147,5 +162,8 @@ def thread(public_id: str):
     messages = [m for m in question.messages if not m.internal]
     latest = question.assignments[-1] if question.assignments and profile is not None else None
     reason = patient_reason(latest) if latest and latest.staff_user_id == profile.user_id else None
+    dispute = dispute_for(question)
+    dispute_line = service_names([dispute.line_item], current_locale())[dispute.line_item_id] if dispute else None
     return render_template("questions/thread.html", question=question, profile=profile, messages=messages,
-                           form=form, language_name=language_name, reason=reason), 400 if form.errors else 200
+                           form=form, language_name=language_name, reason=reason, dispute=dispute,
+                           dispute_line=dispute_line), 400 if form.errors else 200

@@ -18,13 +18,15 @@ from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import select
 
-from ..billing.models import GoodFaithEstimate, LineItem, Patient, Statement, Visit
+from ..billing.models import BalanceAdjustment, GoodFaithEstimate, LineItem, Patient, Statement, Visit
 from ..billing.services import StatementSummary, organisation_today
 from ..extensions import db
 from ..glossary.cache import current_token as content_token
 from ..glossary.services import service_names
 from ..i18n import _, language_choices
 from ..money import Money
+from ..disputes.models import LineDispute
+from ..questions.models import Question, StaffProfile
 from ..questions.services import account_contact
 from ..payments.models import SETTLED_STATUSES, Payment
 from . import cache, pdf
@@ -119,12 +121,22 @@ def content_version(statement: Statement, locale: str, *, note: str | None = Non
                Payment.card_last4, Payment.created_at, Payment.succeeded_at)
         .where(Payment.statement_id == statement.id, Payment.status.in_(SETTLED_STATUSES))
         .order_by(Payment.id)).all()
+    # What the billing office took off, and each dispute's state: both are printed.
+    adjustments = db.session.execute(
+        select(BalanceAdjustment.id, BalanceAdjustment.line_item_id, BalanceAdjustment.amount)
+        .where(BalanceAdjustment.statement_id == statement.id).order_by(BalanceAdjustment.id)).all()
+    disputes = db.session.execute(
+        select(LineDispute.id, LineDispute.line_item_id, LineDispute.reason, LineDispute.outcome,
+               LineDispute.adjustment_id, StaffProfile.display_name)
+        .join(Question, LineDispute.question_id == Question.id)
+        .outerjoin(StaffProfile, StaffProfile.user_id == Question.assigned_staff_id)
+        .where(LineDispute.statement_id == statement.id).order_by(LineDispute.id)).all()
     names = service_names(lines, locale)
     # Whether it is due, overdue or paid changes the words printed; the date alone does not.
     summary = StatementSummary(
         statement, Money(sum(line.charge - line.insurance_paid - line.adjustment for line in lines), statement.currency),
         Money(sum(p.amount - p.amount_refunded for p in payments), statement.currency),
-        organisation_today(organisation, now))
+        organisation_today(organisation, now), Money(sum(row.amount for row in adjustments), statement.currency))
     facts = {
         "renderer": pdf.renderer_fingerprint(locale),
         "locale": locale,
@@ -148,6 +160,9 @@ def content_version(statement: Statement, locale: str, *, note: str | None = Non
                   for row in rows],
         "payments": [[_iso(value) if isinstance(value, datetime) else value for value in payment]
                      for payment in payments],
+        "adjustments": [list(row) for row in adjustments],
+        # The name of whoever has a dispute is printed beside it: a new assignee is a new version.
+        "disputes": [list(row) for row in disputes],
         # The glossary and the dictionary, by the token that changes whenever either does (its appendix
         # and the services' plain names are printed).
         "glossary": content_token(),
