@@ -185,6 +185,9 @@ def test_every_page_type_meets_wcag_a_and_aa(browser, demo_server, locale, viewp
             audit.visit(f"/statements/{number}/ask", "question form")
             audit.visit(f"/statements/{number}/pay", "pay form")
         _sent_empty(audit, f"/statements/{numbers[0]}/ask", "question form errors")
+        for path in audit.links(f"/statements/{numbers[0]}", r'href="(/statements/\d+/lines/\d+/dispute)"')[:1]:
+            audit.visit(path, "dispute form")
+            _sent_empty(audit, path, "dispute form errors")
         weights = [_statement_above_the_fold(audit, number) for number in numbers]
         print(f"{locale} {audit.size}: a statement page weighs {max(weights) / 1024:.1f} KB compressed at most "
               f"({', '.join(f'{w / 1024:.1f}' for w in weights)} KB for the demo patient's statements)")
@@ -208,6 +211,11 @@ def test_every_page_type_meets_wcag_a_and_aa(browser, demo_server, locale, viewp
             audit.visit(path)
         for path in audit.links("/staff?scope=all", r'href="(/staff/questions/[\w-]+)"')[:1]:
             audit.visit(path, "staff question")
+        # Wei Li's bill: a corrected dispute and an open one, and the open one's question with its decision form.
+        audit.visit("/statements/400100066", "statement with disputes")
+        for path in audit.links("/statements/400100066", r'href="(/staff/questions/[\w-]+)"')[-1:]:
+            audit.visit(path, "dispute to decide")
+            _sent_empty(audit, path, "dispute decision errors")
         for path in audit.links("/staff/dashboard", r'href="(/staff/roster/\d+)"')[:1]:
             audit.visit(path, "roster form")
         for path in ("/staff/payments/review", "/staff/statements?q=400090011", "/statements/400090011"):

@@ -92,7 +92,11 @@ def test_every_demo_statement_reconciles_to_the_cent(demo, client, submit):
     for number in numbers:
         page = soup(client.get(f"/statements/{number}"))
         line_amounts = [amounts(li.select_one(".amounts")) for li in page.select("li.line")]
+        credited = 0
         for line in line_amounts:
+            if "Taken off by the billing office" in line:  # a disputed charge the billing office corrected
+                assert line["You owe now"] == line["You owe"] - line["Taken off by the billing office"], number
+                credited += line["Taken off by the billing office"]
             if "Insurance paid" in line:
                 parts = ("Insurance paid", "Adjustment", "Deductible", "Copay", "Coinsurance", "Not covered")
                 # Parts of the patient's share that are zero are not shown on a line.
@@ -110,7 +114,9 @@ def test_every_demo_statement_reconciles_to_the_cent(demo, client, submit):
         totals = amounts(page.select_one("#totals-heading").find_next("dl"))
         assert totals["Charges"] == sum(line["Charge"] for line in line_amounts)
         assert totals["You owe for these services"] == visit_owes == sum(l["You owe"] for l in line_amounts)
-        assert totals["Amount due"] == totals["You owe for these services"] - totals["Payments received"]
+        assert totals.get("Taken off by the billing office", 0) == credited, number
+        assert totals["Amount due"] == (totals["You owe for these services"] - credited
+                                        - totals["Payments received"]), number
         assert totals["Amount due"] == summaries[number].amount_due.minor, number
         headline = page.select_one(".headline").get_text(" ", strip=True)
         if totals["Amount due"] > 0:

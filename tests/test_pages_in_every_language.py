@@ -95,6 +95,7 @@ def test_a_patients_pages(demo, client, login_as, locale):
     pages = ["/statements", "/payments", "/questions", "/glossary", "/glossary?q=copay"]
     for number in _links(client, "/statements", r'href="/statements/(\d+)"'):
         pages += [f"/statements/{number}", f"/statements/{number}/ask", f"/statements/{number}/pay"]
+        pages += _links(client, f"/statements/{number}", r'href="(/statements/\d+/lines/\d+/dispute)"')[:1]
     pages += _links(client, "/questions", r'href="(/questions/[\w-]+)"')
     for url in pages:
         if client.get(url).status_code == 200:
@@ -112,5 +113,9 @@ def test_pages_without_a_login(demo, client, locale):
 def test_the_billing_offices_pages(demo, client, login_as, locale):
     _sign_in(client, login_as, "supervisor@example.org", "demo-supervisor-1", locale, "/staff")
     questions = _links(client, "/staff?scope=all", r'href="(/staff/questions/[\w-]+)"')
-    for url in ["/staff", "/staff?scope=all", "/staff/dashboard", "/staff/statements", *questions[:2]]:
+    # The demo's disputes: one decided (a correction taken off the bill) and one open, with the bill beside them.
+    disputes = _links(client, "/statements/400100066", r'href="(/staff/questions/[\w-]+)"')
+    assert len(disputes) == 2
+    for url in ["/staff", "/staff?scope=all", "/staff/dashboard", "/staff/statements", *questions[:2], *disputes,
+                "/statements/400100066"]:
         _check(client, url, locale)

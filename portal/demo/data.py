@@ -227,7 +227,7 @@ SUPERVISOR_PASSWORD = "demo-supervisor-1"
 # (email, role, name, job title, languages, topics, departments)
 STAFF = [
     ("staff@example.org", "staff", "Maria Santos", "Billing specialist", ["en", "es"],
-     ["charges", "insurance", "payment_plan"], ["Emergency", "Radiology"]),
+     ["charges", "insurance", "payment_plan", "dispute"], ["Emergency", "Radiology"]),
     ("james.oconnor@example.org", "staff", "James O'Connor", "Patient account representative", ["en"],
      ["charges", "refund", "other"], ["Orthopedics", "Family Medicine"]),
     ("lan.nguyen@example.org", "staff", "Lan Nguyen", "Billing specialist", ["en", "vi"],
@@ -235,11 +235,11 @@ STAFF = [
     ("georgi.ivanov@example.org", "staff", "Georgi Ivanov", "Financial counselor", ["en", "bg", "ru"],
      ["financial_assistance", "payment_plan"], ["Internal Medicine"]),
     ("amira.khalil@example.org", "staff", "Amira Khalil", "Patient account representative", ["en", "ar", "fr"],
-     ["charges", "insurance", "refund"], ["Emergency", "Pediatrics"]),
+     ["charges", "insurance", "refund", "dispute"], ["Emergency", "Pediatrics"]),
     ("jing.chen@example.org", "staff", "Jing Chen", "Billing specialist", ["en", "zh_Hans"],
-     ["insurance", "payment_plan", "other"], ["Pediatrics", "Cardiology"]),
+     ["insurance", "payment_plan", "other", "dispute"], ["Pediatrics", "Cardiology"]),
     ("supervisor@example.org", "supervisor", "Patricia Okafor", "Billing office supervisor", ["en"],
-     ["charges", "insurance", "payment_plan", "financial_assistance", "refund", "other"], []),
+     ["charges", "insurance", "payment_plan", "financial_assistance", "refund", "other", "dispute"], []),
 ]
 
 
@@ -252,4 +252,14 @@ QUESTIONS = [
      "I don't recognise the first charge on the November 2 visit. My son only had his wrist X-rayed.", 6),
     ("400100041", None, "payment_plan", "bg",
      "Не мога да платя цялата сума наведнъж. Може ли разсрочено плащане?", 2),
+]
+
+
+# Disputed charges, through the real services: (statement, line position, reason, language, the patient's words,
+# hours ago, and the billing office's decision as (outcome, amount taken off in minor units, what the patient
+# reads), or None while it is open).
+DISPUTES = [
+    ("400100066", 0, "charged_twice", "zh_Hans", "这次心脏科门诊我只去了一次，但账单上好像收了两次初诊费。", 30,
+     ("corrected", 2500, "您说得对：初诊费被重复录入了一部分。我们已从这项费用中减免 25.00 美元。")),
+    ("400100066", 2, "insurance_should_pay", "zh_Hans", "我的保险应该支付心脏超声检查，为什么全部由我支付？", 5, None),
 ]

@@ -10,6 +10,7 @@ from ..auth.models import User, UserAccount
 from ..auth.passwords import hash_password
 from ..billing.models import Account, GoodFaithEstimate, LineItem, Organisation, Patient, Statement, Visit
 from ..billing.services import organisation_today, summary_for
+from ..disputes import services as dispute_services
 from ..extensions import db
 from ..payments.models import Payment
 from ..questions import services as question_services
@@ -121,6 +122,7 @@ def load_demo(now: datetime | None = None) -> bool:
                                     topics=topics, departments=departments))
     db.session.flush()
     _ask_questions(now)
+    _dispute_charges(now)
     return True
 
 
@@ -138,3 +140,19 @@ def _ask_questions(now: datetime | None) -> None:
             topic, message, language, "email", contact_email=login.email if login else "patient@example.org"),
             user=login, now=now - timedelta(hours=hours_ago))
         db.session.flush()
+
+
+def _dispute_charges(now: datetime | None) -> None:
+    # Through the real services too: routed to a named person, and a decided one taken off the balance.
+    now = now or datetime.now(timezone.utc)
+    for number, position, reason, language, message, hours_ago, decision in data.DISPUTES:
+        statement = db.session.scalar(select(Statement).where(Statement.number == number))
+        line = [line for visit in statement.visits for line in visit.lines][position]
+        opened = dispute_services.open_dispute(statement, line, reason, question_services.NewQuestion(
+            "dispute", message, language, "phone", contact_phone="+1 217-555-0148"), user=None,
+            now=now - timedelta(hours=hours_ago))
+        if decision is not None:
+            outcome, amount, note = decision
+            resolver = db.session.get(User, opened.question.assigned_staff_id)
+            dispute_services.resolve(opened, outcome=outcome, note=note, amount=amount, by=resolver,
+                                     now=now - timedelta(hours=hours_ago - 4))
