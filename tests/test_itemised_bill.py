@@ -186,7 +186,8 @@ def test_any_form_never_fails_and_records_one_request_each_time(app, client, hou
         app.config["STATEMENT_PDF_RATE_LIMIT"] = "1000 per minute"
     before = len(requests())
     response = ask(client, statement.number, {**extra, "lang": lang})
-    if "\x00" in lang or any("\x00" in value for value in extra.values()):
+    # (The page's own CSRF token replaces any drawn here.)
+    if "\x00" in lang or any("\x00" in value for key, value in extra.items() if key != "csrf_token"):
         # Text no database can hold is refused before any view sees it (portal/errors.py).
         assert response.status_code == 400
         assert len(requests()) == before
