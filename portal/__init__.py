@@ -32,6 +32,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     language.init_app(app)
 
     # Every model module is imported so that Alembic and the mappers see all tables.
+    from .assistance import models as _assistance_models  # noqa: F401
+    from .assistance.cli import assistance_cli
+    from .assistance.views import bp as assistance_bp
     from .audit import models as _audit_models  # noqa: F401
     from .auth import models as _auth_models  # noqa: F401
     from .auth.views import bp as auth_bp
@@ -72,6 +75,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(questions_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(disputes_bp)
+    app.register_blueprint(assistance_bp)
     app.cli.add_command(demo_cli)
     app.cli.add_command(glossary_cli)
     app.cli.add_command(dictionary_cli)
@@ -80,6 +84,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(mail_cli)
     app.cli.add_command(questions_cli)
     app.cli.add_command(import_cli)
+    app.cli.add_command(assistance_cli)
     outbox_tasks.register(background.task_queue(app))
     question_tasks.register(background.task_queue(app))
     return app

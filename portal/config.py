@@ -95,6 +95,20 @@ DEFAULTS: dict[str, Any] = {
     "GOOD_FAITH_DISPUTE_DAYS": 120,
     "GOOD_FAITH_DISPUTE_URL": "https://www.cms.gov/nosurprises",
     "GOOD_FAITH_DISPUTE_PHONE": "1-800-985-3059",
+    # Financial assistance: applications are screened against the federal poverty guidelines of this year (None:
+    # the latest file in the folder; the portal ships portal/assistance/guidelines/) for this region
+    # ("contiguous", "alaska" or "hawaii"), and the policy's tiers: up to this percentage of the guideline
+    # (inclusive), this percentage off. Patients may apply up to this many days after their first bill.
+    "FINANCIAL_ASSISTANCE_GUIDELINES_DIR": None,
+    "FINANCIAL_ASSISTANCE_YEAR": None,
+    "FINANCIAL_ASSISTANCE_REGION": "contiguous",
+    "FINANCIAL_ASSISTANCE_TIERS": [[200, 100], [300, 50], [400, 25]],
+    "FINANCIAL_ASSISTANCE_APPLY_DAYS": 240,
+    # Proof of income sent with applications (None: assistance-documents in the instance folder). Never under
+    # static/: only billing staff get them, through a view.
+    "FINANCIAL_ASSISTANCE_UPLOAD_DIR": None,
+    # The largest request body accepted: three 10 MB documents and the form around them. Larger gets a 413.
+    "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
 }
 
 

@@ -164,6 +164,12 @@ def money_filter(value: Any) -> str:
     return value.format(current_locale())
 
 
+def money_whole_filter(value: Any) -> str:
+    if not isinstance(value, Money):
+        raise TypeError(f"the money_whole filter takes Money, not {type(value).__name__}")
+    return value.format_whole(current_locale())
+
+
 def date_filter(value: date | datetime | None, format: str = "long") -> str:
     # A datetime is shown as its date in the hospital's time zone (Flask-Babel converts it).
     if value is None:
@@ -317,6 +323,7 @@ def init_app(app: Flask) -> None:
     # The templates' _() and ngettext() straight to the catalog (Flask-Babel's would look up the domain first).
     app.jinja_env.install_gettext_callables(gettext=_template_gettext, ngettext=_template_ngettext, newstyle=True)
     app.jinja_env.filters["money"] = money_filter
+    app.jinja_env.filters["money_whole"] = money_whole_filter
     app.jinja_env.filters["date"] = date_filter
     app.jinja_env.filters["datetime"] = datetime_filter
     app.jinja_env.filters["number"] = number_filter

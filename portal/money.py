@@ -20,10 +20,16 @@ _BIDI_MARKS = "\u200e\u200f\u2066\u2067\u2068\u2069"
 
 
 @lru_cache(maxsize=8192)
-def _format(minor: int, currency: str, locale: str) -> str:
+def _format(minor: int, currency: str, locale: str, whole: bool = False) -> str:
     # A statement page shows each amount several times (line, explanation, totals); Babel's
-    # formatting is the costliest step of rendering one, and its result depends only on these three.
-    text = format_currency(Decimal(minor).scaleb(-get_currency_precision(currency)), currency, locale=locale)
+    # formatting is the costliest step of rendering one, and its result depends only on these.
+    value = Decimal(minor).scaleb(-get_currency_precision(currency))
+    if whole:
+        # The locale's own pattern with its decimals dropped (only for amounts that have none).
+        pattern = Locale.parse(locale).currency_formats["standard"].pattern.split(";")[0].replace(".00", "")
+        text = format_currency(value, currency, format=pattern, locale=locale, currency_digits=False)
+    else:
+        text = format_currency(value, currency, locale=locale)
     if _right_to_left(locale):
         # Arabic writes the number, then the symbol: "698.74 US$". Laid out right to left, the "$" would
         # part from its "US" ("$US 698.74") and a full stop after the amount would join it; isolating the
@@ -126,15 +132,22 @@ class Money:
         """Format for ``locale`` with Babel, e.g. ``$1,234.50`` or ``1.234,50 €``."""
         return _format(self.minor, self.currency, locale)
 
+    def format_whole(self, locale: str) -> str:
+        """``$31,300`` rather than ``$31,300.00``, for a table of round limits; an amount with a fraction keeps it."""
+        if self.minor % (10 ** get_currency_precision(self.currency)):
+            return self.format(locale)
+        return _format(self.minor, self.currency, locale, True)
+
     def __str__(self) -> str:
         return f"{self.to_decimal()} {self.currency}"
 
 
-def parse_amount(text: str, currency: str, locale: str) -> Money:
+def parse_amount(text: str, currency: str, locale: str, *, allow_zero: bool = False) -> Money:
     """Read an amount a person typed (``25``, ``1,234.50``, ``$25.50``; ``1.234,50`` in Spanish) as Money.
 
     The currency symbol or code may be typed or left out. Raises AmountError for text that is not a
-    number, has more decimals than the currency has (``10.005`` dollars), or is zero or negative.
+    number, has more decimals than the currency has (``10.005`` dollars), or is negative, or zero (unless
+    ``allow_zero``: an income may be nothing).
     """
     # An amount copied from an Arabic page carries the invisible marks that keep it in order.
     cleaned = "".join(char for char in text if char not in _BIDI_MARKS)
@@ -153,6 +166,6 @@ def parse_amount(text: str, currency: str, locale: str) -> Money:
     minor = value.scaleb(places)
     if minor != minor.to_integral_value():
         raise AmountError("too_many_decimals")
-    if minor <= 0:
+    if minor < 0 or (minor == 0 and not allow_zero):
         raise AmountError("not_positive")
     return Money(int(minor), currency)

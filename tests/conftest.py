@@ -176,6 +176,8 @@ def make_app(migrated, localstripe, tmp_path):
         overrides.setdefault("STATEMENT_PDF_CACHE_DIR", str(tmp_path / "statement-pdfs"))
         # ... and queues its background work (when not run at once) in its own file.
         overrides.setdefault("HUEY_SQLITE_PATH", str(tmp_path / "huey.sqlite3"))
+        # ... and keeps the proof of income sent with assistance applications in its own folder.
+        overrides.setdefault("FINANCIAL_ASSISTANCE_UPLOAD_DIR", str(tmp_path / "assistance-documents"))
         app = create_app(app_config(migrated, **overrides))
         app.test_client_class = IsolatedClient
         apps.append(app)

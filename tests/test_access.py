@@ -43,7 +43,7 @@ def _check(client, app, victim):
             for secret in SECRET_NAMES + (victim.number, "77777", "$12.34", "4242"):
                 assert secret not in body, (method, url, secret)
             if rule.endpoint in ("billing.statement", "statements.statement_pdf", "payments.pay", "payments.card", "payments.status",
-                                 "payments.status_json", "disputes.dispute"):
+                                 "payments.status_json", "disputes.dispute", "assistance.apply"):
                 # A POST without the form's CSRF token stops at 400 before anything is looked up.
                 assert response.status_code == (404 if method == "GET" else 400), (method, url)
             checked += 1

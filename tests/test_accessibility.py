@@ -161,7 +161,8 @@ def test_every_page_type_meets_wcag_a_and_aa(browser, demo_server, locale, viewp
     try:
         audit.page.goto("/login")
         audit.choose_language()
-        for path in ("/login", "/quick-pay", "/register", "/password/forgot", "/glossary", "/glossary?q=copay"):
+        for path in ("/login", "/quick-pay", "/register", "/password/forgot", "/glossary", "/glossary?q=copay",
+                     "/financial-assistance"):
             audit.visit(path)
         _sent_empty(audit, "/login", "sign-in errors")
         _sent_empty(audit, "/quick-pay", "quick-pay errors")
@@ -188,6 +189,8 @@ def test_every_page_type_meets_wcag_a_and_aa(browser, demo_server, locale, viewp
         for path in audit.links(f"/statements/{numbers[0]}", r'href="(/statements/\d+/lines/\d+/dispute)"')[:1]:
             audit.visit(path, "dispute form")
             _sent_empty(audit, path, "dispute form errors")
+        audit.visit(f"/statements/{numbers[0]}/financial-assistance", "financial assistance application")
+        _sent_empty(audit, f"/statements/{numbers[0]}/financial-assistance", "financial assistance errors")
         weights = [_statement_above_the_fold(audit, number) for number in numbers]
         print(f"{locale} {audit.size}: a statement page weighs {max(weights) / 1024:.1f} KB compressed at most "
               f"({', '.join(f'{w / 1024:.1f}' for w in weights)} KB for the demo patient's statements)")

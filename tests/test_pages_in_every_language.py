@@ -96,6 +96,8 @@ def test_a_patients_pages(demo, client, login_as, locale):
     for number in _links(client, "/statements", r'href="/statements/(\d+)"'):
         pages += [f"/statements/{number}", f"/statements/{number}/ask", f"/statements/{number}/pay"]
         pages += _links(client, f"/statements/{number}", r'href="(/statements/\d+/lines/\d+/dispute)"')[:1]
+        pages.append(f"/statements/{number}/financial-assistance")
+    pages.append("/financial-assistance")
     pages += _links(client, "/questions", r'href="(/questions/[\w-]+)"')
     for url in pages:
         if client.get(url).status_code == 200:
@@ -105,7 +107,7 @@ def test_a_patients_pages(demo, client, login_as, locale):
 @pytest.mark.parametrize("locale", LOCALES)
 def test_pages_without_a_login(demo, client, locale):
     _choose(client, locale, "/login")
-    for url in ("/login", "/quick-pay", "/register", "/password/forgot", "/glossary"):
+    for url in ("/login", "/quick-pay", "/register", "/password/forgot", "/glossary", "/financial-assistance"):
         _check(client, url, locale)
 
 

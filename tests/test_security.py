@@ -22,6 +22,8 @@ from sqlalchemy import func, inspect, select
 
 from portal.auth.models import User
 from portal.billing.models import Statement, utcnow
+from portal.assistance import uploads
+from portal.assistance.models import AssistanceApplication, AssistanceDocument
 from portal.disputes.models import LineDispute
 from portal.extensions import db, limiter
 from portal.outbox.models import OutgoingMail
@@ -61,6 +63,9 @@ class World:
     guest_birth_date: str
     # The victim's dispute of their bill's first line, given to the assigned staff member.
     dispute: LineDispute | None = None
+    # The victim's financial assistance application with a payslip, given to the assigned staff member.
+    application: AssistanceApplication | None = None
+    document: AssistanceDocument | None = None
 
 
 SECRETS = ("Zebulon", "Quixotic")
@@ -112,6 +117,14 @@ def world(app, make) -> World:
     dispute = LineDispute(line_item=disputed_line, statement=statement, reason="charged_twice",
                           question=_question(statement, owner, assigned, "Billed twice", topic="dispute"))
     db.session.add(dispute)
+    application = AssistanceApplication(
+        account_id=account.id, statement=statement, household_size=2, annual_income=2000000, currency="USD",
+        guideline_year=2025, guideline=2115000, poverty_percent=94, preliminary_discount=100,
+        question=_question(statement, owner, assigned, "Please help", topic="financial_assistance"))
+    payslip = uploads.check("payslip.pdf", "application/pdf", b"%PDF-1.4 Zebulon Quixotic's payslip")
+    document = AssistanceDocument(application=application, kind="pdf", stored_name=uploads.store(payslip),
+                                  filename=payslip.filename, size=len(payslip.data), sha256=payslip.sha256)
+    db.session.add_all([application, document])
     event = StripeEvent(event_id="evt_not_ours", type="payment_intent.succeeded", object_id="pi_not_ours",
                         review_reason="pi_not_ours is not a payment of this portal")
     mail = OutgoingMail(kind="receipt", recipient="victim@example.org", subject="Receipt", body="Thank you.",
@@ -120,7 +133,7 @@ def world(app, make) -> World:
     db.session.commit()
     return World(owner, other, supervisor, assigned, unassigned, colleague, statement, sibling, payment, question,
                  other_question, event, mail, password_reset_token(owner, app.config["SECRET_KEY"]),
-                 guest_statement, "09/09/1999", dispute)
+                 guest_statement, "09/09/1999", dispute, application, document)
 
 
 def _sign_in(client, user: User, password: str = PASSWORD, **kwargs):
@@ -168,6 +181,10 @@ def _url_values(world: World, endpoint: str) -> dict:
     public_id = world.payment.public_id if endpoint.startswith("payments.") else world.question.public_id
     if endpoint == "staff.resolve_dispute":
         public_id = world.dispute.question.public_id
+    elif endpoint == "staff.decide_assistance":
+        public_id = world.application.question.public_id
+    elif endpoint == "assistance.document":
+        public_id = world.document.public_id
     # A line nobody has disputed yet.
     line_id = world.statement.visits[0].lines[1].id
     return {"number": world.statement.number, "public_id": public_id, "user_id": world.assigned.id,
@@ -304,6 +321,10 @@ CSRF_ROUTES = {
                                              "contact_method": "email", "email": w.owner.email}),
     "staff.resolve_dispute": ("assigned_staff", lambda w: {"resolve-outcome": "explained",
                                                            "resolve-message": "It is right as billed."}),
+    "assistance.apply": ("owner", lambda w: {"household_size": "2", "annual_income": "20000", "language": "en",
+                                             "contact_method": "email", "email": w.owner.email, "confirm": "y"}),
+    "staff.decide_assistance": ("assigned_staff", lambda w: {"decide-decision": "approved", "decide-amount": "5.00",
+                                                             "decide-message": "Approved."}),
 }
 # Signed by Stripe instead of a CSRF token: see the webhook test below.
 SIGNED_ROUTES = {"stripe_webhooks.webhook"}
@@ -896,6 +917,9 @@ MATRIX = {
     ("payments.card", "GET"): {**STATEMENT, S: 302, W: 302, B: 302},
     ("questions.ask", "GET"): {**STATEMENT, S: 404, B: 404},  # staff do not ask
     ("disputes.dispute", "GET"): {**STATEMENT, S: 404, B: 404},  # nor dispute for a patient
+    ("assistance.apply", "GET"): {**STATEMENT, S: 404, B: 404},  # nor apply for one
+    # Proof of income: the staff member deciding and supervisors; never the patient, who sent it.
+    ("assistance.document", "GET"): {A: 404, O: 404, G: 404, U: 404, S: 200, W: 404, B: 200},
     # Signed out, the reply link asks to sign in whatever the question; staff go to their own page.
     ("questions.thread", "GET"): {A: LOGIN, O: 404, G: LOGIN, U: 404, S: 302, W: 200, B: 302},
     ("questions.index", "GET"): {A: LOGIN, O: 200, G: LOGIN, U: 302, S: 302, W: 200, B: 302},
@@ -918,6 +942,9 @@ MATRIX = {
     ("questions.ask", "POST"): {**STATEMENT, S: 404, W: 400, B: 404},
     ("disputes.dispute", "POST"): {**STATEMENT, S: 404, W: 400, B: 404},
     ("staff.resolve_dispute", "POST"): {**ASSIGNED_ONLY, S: 400, B: 400},
+    # The victim has applied already: a second application is refused as such.
+    ("assistance.apply", "POST"): {**STATEMENT, S: 404, W: 409, B: 404},
+    ("staff.decide_assistance", "POST"): {**ASSIGNED_ONLY, S: 400, B: 400},
     ("questions.thread", "POST"): {A: 404, O: 404, G: 404, U: 404, S: 302, W: 400, B: 302},
     ("staff.question", "POST"): {**ASSIGNED_ONLY, S: 400, B: 400},
     ("staff.status", "POST"): {**ASSIGNED_ONLY, S: 400, B: 400},
@@ -928,7 +955,7 @@ MATRIX = {
     ("staff.send_mail_again", "POST"): {**SUPERVISOR_ONLY, B: 302},
 }
 # Pages about no patient: the same for everyone, checked only for errors and leaks.
-PUBLIC = {"billing.home", "glossary.index", "glossary.term", "health.healthz", "static", "language.choose",
+PUBLIC = {"billing.home", "assistance.policy_page", "glossary.index", "glossary.term", "health.healthz", "static", "language.choose",
           "auth.login", "auth.logout", "auth.register", "auth.create_login", "auth.forgot_password",
           "auth.quick_pay", "auth.reset_password", "stripe_webhooks.webhook"}
 SEES_THE_VICTIM = {S, W, B}
@@ -1002,7 +1029,7 @@ def test_staff_given_one_question_open_that_bill_only(app, world):
     assert db.session.get(Question, world.other_question.id).assigned_staff_id == world.colleague.id
     # Once the questions go to someone else, the bill closes to them too.
     boss = _client_as(app, world, "supervisor")
-    for question in (world.question, world.dispute.question):
+    for question in (world.question, world.dispute.question, world.application.question):
         response = boss.post(f"/staff/questions/{question.public_id}/reassign",
                              data={"reassign-staff": str(world.supervisor.id), "reassign-reason": "I take it",
                                    "csrf_token": _any_token(boss)})

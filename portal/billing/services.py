@@ -217,6 +217,7 @@ def statement_page(statement: Statement, locale: str, now: datetime | None = Non
         if adjustment.line_item_id is not None:
             credits[adjustment.line_item_id] = credits.get(adjustment.line_item_id, 0) + adjustment.amount
     credited = Money(sum(adjustment.amount for adjustment in adjustments), currency)
+    assistance = Money(sum(a.amount for a in adjustments if a.reason == "financial_assistance"), currency)
     summary = StatementSummary(statement, Money(sum(line.patient_owes_minor for line in lines), currency),
                                Money(sum(p.amount - p.amount_refunded for p in payments), currency),
                                organisation_today(statement.account.organisation, now), credited)
@@ -238,8 +239,9 @@ def statement_page(statement: Statement, locale: str, now: datetime | None = Non
         payments=list(payments),
         names=service_names(lines, locale),
         why_lines=why_lines,
-        why_statement=explain_statement(lines, currency, paid=summary.paid, amount_due=summary.amount_due,
-                                        credited=credited),
+        why_statement=explain_statement(
+            lines, currency, paid=summary.paid, amount_due=summary.amount_due, credited=credited - assistance,
+            assistance=assistance),
         settled=settled,
         estimates={visit_id: comparison for visit_id, comparison in compared.items() if comparison},
         adjustments=list(adjustments),

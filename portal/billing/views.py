@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from ..assistance.services import pending_for as pending_assistance
 from ..audit.web import audit
 from ..extensions import db
 from ..glossary.web import term_marker
@@ -68,7 +69,8 @@ def statement(number: str):
                            guest_minutes_left=viewer.guest_minutes_left(found), terms=term_marker(),
                            payments_enabled=gateway_enabled(), pdf_languages=language_choices(),
                            amount_rows=rows.AmountRows(found.currency),
-                           itemised_requests=itemised_requests(found.id))
+                           itemised_requests=itemised_requests(found.id),
+                           assistance_pending=pending_assistance(found.account_id))
     # Recorded once the page is ready and before it is sent: a page that failed is not counted as seen, and a
     # page whose record could not be kept is not shown. (Before rendering, the commit would expire its data.)
     audit("statement.viewed", "statement", found.id, guest=viewer.is_guest_for(found))

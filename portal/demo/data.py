@@ -263,3 +263,11 @@ DISPUTES = [
      ("corrected", 2500, "您说得对：初诊费被重复录入了一部分。我们已从这项费用中减免 25.00 美元。")),
     ("400100066", 2, "insurance_should_pay", "zh_Hans", "我的保险应该支付心脏超声检查，为什么全部由我支付？", 5, None),
 ]
+
+
+# Financial assistance applications still to decide: (statement, household size, yearly income in minor units,
+# language, the patient's words, hours ago).
+ASSISTANCE = [
+    ("400100041", 2, 2450000, "bg",
+     "Пенсионери сме, живеем само с двете пенсии. Болничният престой е твърде скъп за нас.", 26),
+]

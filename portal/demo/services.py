@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from ..assistance import services as assistance_services
 from ..auth.models import User, UserAccount
 from ..auth.passwords import hash_password
 from ..billing.models import Account, GoodFaithEstimate, LineItem, Organisation, Patient, Statement, Visit
@@ -123,6 +124,7 @@ def load_demo(now: datetime | None = None) -> bool:
     db.session.flush()
     _ask_questions(now)
     _dispute_charges(now)
+    _apply_for_assistance(now)
     return True
 
 
@@ -156,3 +158,14 @@ def _dispute_charges(now: datetime | None) -> None:
             resolver = db.session.get(User, opened.question.assigned_staff_id)
             dispute_services.resolve(opened, outcome=outcome, note=note, amount=amount, by=resolver,
                                      now=now - timedelta(hours=hours_ago - 4))
+
+
+def _apply_for_assistance(now: datetime | None) -> None:
+    # Screened and routed as a patient's own application is; the account's collection goes on hold.
+    now = now or datetime.now(timezone.utc)
+    for number, size, income, language, message, hours_ago in data.ASSISTANCE:
+        statement = db.session.scalar(select(Statement).where(Statement.number == number))
+        question = question_services.NewQuestion("financial_assistance", message, language, "phone",
+                                                 contact_phone="+1 217-555-0190")
+        assistance_services.apply(statement, assistance_services.NewApplication(size, income, question), user=None,
+                                  now=now - timedelta(hours=hours_ago))

@@ -150,9 +150,9 @@ def explain_credit(credited: int, owes_after: int, currency: str) -> str:
 
 
 def explain_statement(lines: Iterable[Adjudicated], currency: str, *, paid: Money, amount_due: Money,
-                      credited: Money | None = None) -> list[str]:
+                      credited: Money | None = None, assistance: Money | None = None) -> list[str]:
     """Explain a whole statement: charges, insurance, adjustments, the patient's share, what the billing office
-    took off since (``credited``) and payments."""
+    took off since (``credited``: corrections; ``assistance``: a financial assistance discount) and payments."""
     lines = list(lines)
     totals = dict.fromkeys(("charge", "insurance_paid", "contractual", "write_off", "discount", "patient_owes",
                             "self_pay", *SHARE_PARTS), 0)
@@ -199,6 +199,8 @@ def explain_statement(lines: Iterable[Adjudicated], currency: str, *, paid: Mone
     if credited is not None and credited.is_positive:
         sentences.append(_("After reviewing the bill, the billing office has taken %(amount)s off it.",
                            amount=credited.format(current_locale())))
+    if assistance is not None and assistance.is_positive:
+        sentences.append(_("Financial assistance took %(amount)s off it.", amount=assistance.format(current_locale())))
     if paid.is_positive:
         sentences.append(_("You have paid %(amount)s.", amount=paid.format(current_locale())))
     if amount_due.is_positive:

@@ -7,20 +7,23 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from ..assistance import services as assistance
+from ..assistance.forms import DecisionForm
+from ..assistance.wording import screening_sentences
 from ..audit.web import audit
 from ..billing.services import statement_page
+from ..disputes import services as disputes
+from ..disputes.forms import ResolveDisputeForm
 from ..extensions import db
 from ..glossary.web import term_marker
 from ..i18n import _, _l, current_locale, ngettext
+from ..money import AmountError, Money, parse_amount
 from ..outbox import services as outbox
 from ..outbox.models import OutgoingMail
 from ..site import current_organisation
 from ..urls import MAX_ID
 from . import services
 from .dashboard import dashboard as dashboard_figures
-from ..disputes import services as disputes
-from ..disputes.forms import ResolveDisputeForm
-from ..money import AmountError, Money, parse_amount
 from .forms import ReassignForm, RosterForm, StaffReplyForm, StatusForm, options, split_list
 from .models import RESOLVED, STATUSES, Question, StaffProfile
 from .notify import queue_reply_notice
@@ -75,7 +78,8 @@ def _forms(question: Question) -> dict:
     status = StatusForm(prefix="status", status=question.status)
     status.status.choices = options((s, STAFF_STATUS_LABELS[s]) for s in STATUSES)
     return {"reply_form": StaffReplyForm(prefix="reply"), "status_form": status, "reassign_form": reassign,
-            "resolve_form": ResolveDisputeForm(prefix="resolve") if question.topic == "dispute" else None}
+            "resolve_form": ResolveDisputeForm(prefix="resolve") if question.topic == "dispute" else None,
+            "decision_form": (DecisionForm(prefix="decide") if question.topic == "financial_assistance" else None)}
 
 
 def _render(question: Question, forms: dict, code: int = 200):
@@ -86,9 +90,15 @@ def _render(question: Question, forms: dict, code: int = 200):
     dispute = disputes.dispute_for(question)
     correctable = (Money(disputes.correctable(dispute.line_item), question.statement.currency)
                    if dispute is not None and dispute.is_open else None)
+    application = assistance.application_for(question)
+    decision_form = forms.get("decision_form")
+    if application is not None and application.pending and decision_form is not None and request.method == "GET":
+        suggested = assistance.suggested_discount(application)
+        decision_form.amount.data = Money(suggested, application.currency).format(current_locale()) if suggested else ""
     return render_template("staff/question.html", question=question, page=page, summary=page.summary,
                            statement=question.statement, names=names, reasons=reasons, terms=term_marker(),
-                           dispute=dispute, correctable=correctable, **forms), code
+                           dispute=dispute, correctable=correctable, application=application,
+                           screening=screening_sentences(application) if application else None, **forms), code
 
 
 @bp.route("/staff/questions/<public_id>", methods=["GET", "POST"])
@@ -159,20 +169,24 @@ DISPUTE_REFUSALS = {
     "amount_too_large": _l("That is more than the patient owes for this charge."),
     "amount_only_when_corrected": _l("Leave the amount empty unless the charge is corrected."),
 }
+ASSISTANCE_REFUSALS = {
+    "amount_too_large": _l("That is more than is due on the statement."),
+    "amount_only_when_approved": _l("Leave the discount empty when the application is not approved."),
+}
 
 
-@bp.route("/staff/questions/<public_id>/dispute", methods=["POST"])
-@login_required
-def resolve_dispute(public_id: str):
-    """Decide a disputed charge: corrected (with an adjustment), explained, or sent to insurance."""
-    question = _question(public_id)
-    dispute = disputes.dispute_for(question)
-    if dispute is None:
-        abort(404)
+def _decide(question: Question, form_name: str, *, still_open: bool, decide, refusals: dict, already: str,  # noqa: ANN001
+            action: str, done: str):
+    """What deciding a dispute and deciding an assistance application share: the form with an optional amount
+    (minor units when filled in), refusals shown on the form, decided once, the patient told, audited.
+
+    ``decide(form, amount)`` records the decision; it raises an error with a ``code``: "already_*" when another
+    request decided first, or a key of ``refusals``."""
+    public_id = question.public_id
     forms = _forms(question)
-    form = forms["resolve_form"]
-    if not dispute.is_open:
-        flash(_("This dispute was already decided."), "error")
+    form = forms[form_name]
+    if not still_open:
+        flash(already, "error")
         return redirect(url_for("staff.question", public_id=public_id))
     if not form.validate_on_submit():
         return _render(question, forms, 400)
@@ -184,22 +198,53 @@ def resolve_dispute(public_id: str):
             form.amount.errors.append(AMOUNT_REFUSALS.get(error.reason, AMOUNT_REFUSALS["not_a_number"]))
             return _render(question, forms, 400)
     try:
-        disputes.resolve(dispute, outcome=form.outcome.data, note=form.message.data, amount=amount, by=current_user)
-    except disputes.DisputeError as error:
+        decide(form, amount)
+    except (disputes.DisputeError, assistance.AssistanceError) as error:
         db.session.rollback()
-        if error.code == "already_resolved":
-            flash(_("This dispute was already decided."), "error")
+        if error.code.startswith("already_"):
+            flash(already, "error")
             return redirect(url_for("staff.question", public_id=public_id))
-        if error.code not in DISPUTE_REFUSALS:
+        if error.code not in refusals:
             abort(400)
-        form.amount.errors.append(DISPUTE_REFUSALS[error.code])
+        form.amount.errors.append(refusals[error.code])
         return _render(question, forms, 400)
     notice = queue_reply_notice(question)
-    audit("dispute.resolved", "statement", question.statement_id)
+    audit(action, "statement", question.statement_id)
     db.session.commit()
-    flash(_("The dispute is decided and the patient's statement shows it.") + (
-        " " + _("They get an email saying that an answer is waiting.") if notice is not None else ""), "success")
+    flash(done + (" " + _("They get an email saying that an answer is waiting.") if notice is not None else ""),
+          "success")
     return redirect(url_for("staff.question", public_id=public_id))
+
+
+@bp.route("/staff/questions/<public_id>/dispute", methods=["POST"])
+@login_required
+def resolve_dispute(public_id: str):
+    """Decide a disputed charge: corrected (with an adjustment), explained, or sent to insurance."""
+    question = _question(public_id)
+    dispute = disputes.dispute_for(question)
+    if dispute is None:
+        abort(404)
+    return _decide(question, "resolve_form", still_open=dispute.is_open, refusals=DISPUTE_REFUSALS,
+                   decide=lambda form, amount: disputes.resolve(dispute, outcome=form.outcome.data,
+                                                                note=form.message.data, amount=amount, by=current_user),
+                   already=_("This dispute was already decided."), action="dispute.resolved",
+                   done=_("The dispute is decided and the patient's statement shows it."))
+
+
+@bp.route("/staff/questions/<public_id>/assistance", methods=["POST"])
+@login_required
+def decide_assistance(public_id: str):
+    """Decide a financial assistance application: approved (with a discount off the statement) or not."""
+    question = _question(public_id)
+    application = assistance.application_for(question)
+    if application is None:
+        abort(404)
+    return _decide(question, "decision_form", still_open=application.pending, refusals=ASSISTANCE_REFUSALS,
+                   decide=lambda form, amount: assistance.decide(application, approved=form.decision.data == "approved",
+                                                                 amount=amount, note=form.message.data,
+                                                                 by=current_user),
+                   already=_("This application was already decided."), action="assistance.decided",
+                   done=_("The application is decided and the patient's statement shows it."))
 
 
 AMOUNT_REFUSALS = {

@@ -8,6 +8,8 @@ from sqlalchemy import select
 from ..audit.web import audit
 from ..billing.access import Viewer, current_viewer, statement_for
 from ..billing.models import LineItem, Visit
+from ..assistance.services import application_for
+from ..assistance.wording import screening_sentences
 from ..disputes.services import dispute_for
 from ..extensions import db
 from ..glossary.services import service_names
@@ -67,9 +69,9 @@ def contact_form(form_class: type[AskForm], *, guest: bool) -> AskForm:
     return form
 
 
-def new_question(form: AskForm, topic: str) -> services.NewQuestion:
-    """What a patient sent on ``form``, as a question of ``topic``."""
-    return services.NewQuestion(topic=topic, body=form.message.data, language=form.language.data,
+def new_question(form: AskForm, topic: str, body: str | None = None) -> services.NewQuestion:
+    """What a patient sent on ``form``, as a question of ``topic`` (``body`` instead of their message)."""
+    return services.NewQuestion(topic=topic, body=body or form.message.data, language=form.language.data,
                                 contact_method=form.contact_method.data,
                                 contact_email=(form.email.data or "").strip() or None,
                                 contact_phone=(form.phone.data or "").strip() or None)
@@ -164,6 +166,9 @@ def thread(public_id: str):
     reason = patient_reason(latest) if latest and latest.staff_user_id == profile.user_id else None
     dispute = dispute_for(question)
     dispute_line = service_names([dispute.line_item], current_locale())[dispute.line_item_id] if dispute else None
-    return render_template("questions/thread.html", question=question, profile=profile, messages=messages,
+    application = application_for(question)
+    return (render_template("questions/thread.html", question=question, profile=profile, messages=messages,
                            form=form, language_name=language_name, reason=reason, dispute=dispute,
-                           dispute_line=dispute_line), 400 if form.errors else 200
+                           dispute_line=dispute_line, application=application,
+                           screening=screening_sentences(application) if application else None),
+        400 if form.errors else 200)

@@ -1,0 +1,1 @@
+"""Financial assistance: the hospital's policy, applications with their preliminary screening, and decisions."""
