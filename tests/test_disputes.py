@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from portal.audit.models import AuditEvent
-from portal.billing.models import BalanceAdjustment
+from portal.billing.models import BalanceAdjustment, Statement
 from portal.billing.services import statement_page, summaries_for_accounts, summary_for
 from portal.disputes import services
 from portal.disputes.models import LineDispute
@@ -445,3 +445,56 @@ def test_every_balance_agrees_after_corrections_and_payments(app, make, staff):
         services.resolve(fourth, outcome="corrected", note="Too much.", amount=3001, by=staff["Maria"])
     db.session.rollback()
     assert summary_for(statement).amount_due.minor == expected
+
+
+def test_a_disputed_line_the_billing_system_takes_back_keeps_its_dispute_and_its_money(runner, make, staff, tmp_path):
+    """A cancelled visit (or a corrected claim without the line) removes a disputed, corrected line: the import
+    goes through, the dispute and its conversation stay, and the correction stays on the statement."""
+    from .test_import_csv import GOOD, HEADER
+
+    make.organisation()
+    path = tmp_path / "feed.csv"
+    path.write_text("\n".join([HEADER, GOOD]) + "\n", encoding="utf-8")
+    assert runner.invoke(args=["import", "csv", str(path)]).exit_code == 0
+    statement = Statement.query.one()
+    line = lines_of(statement)[0]
+    new = NewQuestion("dispute", WHY, "en", "email", "pat@example.org")
+    corrected = services.open_dispute(statement, line, "charged_twice", new, user=None)
+    services.resolve(corrected, outcome="corrected", note="Fixed.", amount=1000, by=staff["Maria"])
+    db.session.commit()
+    due = summary_for(statement).amount_due.minor
+    path.write_text("\n".join([HEADER + ",status", GOOD + ",cancelled"]) + "\n", encoding="utf-8")
+    result = runner.invoke(args=["import", "csv", str(path)])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    kept = LineDispute.query.one()
+    assert kept.line_item_id is None and kept.outcome == "corrected" and kept.question is not None
+    assert BalanceAdjustment.query.one().line_item_id is None
+    # Nothing left to owe on the statement, and the correction is not lost: a credit the billing office settles.
+    assert summary_for(statement).amount_due.minor == -1000 and due != -1000
+
+
+def test_an_open_dispute_of_a_line_taken_back_can_be_explained_not_corrected(app, runner, make, staff, tmp_path):
+    from .test_import_csv import GOOD, HEADER
+
+    make.organisation()
+    path = tmp_path / "feed.csv"
+    path.write_text("\n".join([HEADER, GOOD]) + "\n", encoding="utf-8")
+    assert runner.invoke(args=["import", "csv", str(path)]).exit_code == 0
+    statement = Statement.query.one()
+    opened = services.open_dispute(statement, lines_of(statement)[0], "not_received",
+                                   NewQuestion("dispute", WHY, "en", "email", "pat@example.org"), user=None)
+    db.session.commit()
+    question = opened.question
+    path.write_text("\n".join([HEADER + ",status", GOOD + ",cancelled"]) + "\n", encoding="utf-8")
+    assert runner.invoke(args=["import", "csv", str(path)]).exit_code == 0
+    desk = signed_in(app, "maria@example.org")
+    page = desk.get(f"/staff/questions/{question.public_id}").get_data(as_text=True)
+    assert "The billing system has taken this charge off the bill since" in page
+    refused = resolve(desk, question, amount="1.00")
+    assert refused.status_code == 400 and "nothing left to correct" in refused.get_data(as_text=True)
+    assert resolve(desk, question, outcome="explained", message="It was cancelled.").status_code == 302
+    assert LineDispute.query.one().outcome == "explained" and BalanceAdjustment.query.count() == 0
+    patient = signed_in(app, make.user("pat@example.org", accounts=[statement.account]).email)
+    thread = patient.get(f"/questions/{question.public_id}").get_data(as_text=True)
+    assert "No longer on the bill: the billing system took it back." in thread

@@ -28,7 +28,9 @@ class LineDispute(db.Model):
     __tablename__ = "line_disputes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    line_item_id: Mapped[int] = mapped_column(ForeignKey("line_items.id"))
+    # None once the billing system takes the line back (a cancelled visit, a corrected claim): the dispute and its
+    # conversation stay, about the statement.
+    line_item_id: Mapped[int | None] = mapped_column(ForeignKey("line_items.id"))
     statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id"), index=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"), unique=True)
     reason: Mapped[str] = mapped_column(String(32))
@@ -42,7 +44,7 @@ class LineDispute(db.Model):
     # The money taken off, for an outcome of "corrected".
     adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("balance_adjustments.id"), unique=True)
 
-    line_item: Mapped[LineItem] = relationship()
+    line_item: Mapped[LineItem | None] = relationship()
     statement: Mapped[Statement] = relationship()
     question: Mapped[Question] = relationship()
     adjustment: Mapped[BalanceAdjustment | None] = relationship()

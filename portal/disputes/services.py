@@ -52,7 +52,8 @@ def disputes_on(statement_id: int) -> dict[int, LineDisputeView]:
         # The question (its address) and any correction (its amount) are what the page says of each dispute.
         .options(contains_eager(LineDispute.question), joinedload(LineDispute.adjustment))
         .order_by(LineDispute.opened_at, LineDispute.id)).all()
-    return {dispute.line_item_id: LineDisputeView(dispute, name) for dispute, name in rows}
+    return {dispute.line_item_id: LineDisputeView(dispute, name) for dispute, name in rows
+            if dispute.line_item_id is not None}
 
 
 def dispute_for(question: Question) -> LineDispute | None:
@@ -101,8 +102,11 @@ def credited_on_line(line_id: int) -> int:
                                  .where(BalanceAdjustment.line_item_id == line_id)))
 
 
-def correctable(line: LineItem) -> int:
-    """The most a correction may take off ``line``: what the patient still owes for it, in minor units."""
+def correctable(line: LineItem | None) -> int:
+    """The most a correction may take off ``line``: what the patient still owes for it, in minor units (nothing
+    once the billing system has taken the line back)."""
+    if line is None:
+        return 0
     return max(0, line.patient_owes_minor - credited_on_line(line.id))
 
 
@@ -127,6 +131,8 @@ def resolve(dispute: LineDispute, *, outcome: str, note: str, amount: int | None
         raise DisputeError(f"note_{error}") from None
     adjustment = None
     if outcome == CORRECTED:
+        if dispute.line_item is None:
+            raise DisputeError("line_gone")
         if not amount:
             raise DisputeError("amount_needed")
         if amount > correctable(dispute.line_item):

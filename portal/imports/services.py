@@ -18,7 +18,8 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import func, insert, select, update
 
 from ..audit.models import AuditEvent
-from ..billing.models import Account, LineItem, Organisation, Patient, Statement, Visit
+from ..billing.models import Account, BalanceAdjustment, LineItem, Organisation, Patient, Statement, Visit
+from ..disputes.models import LineDispute
 from ..extensions import db
 from ..glossary.services import describe_codes, normalise_code
 from ..questions.models import Question
@@ -391,9 +392,11 @@ def _match_lines(existing: list[LineItem], claim: ClaimRecord) -> list[tuple[Lin
 
 
 def _forget_line(line: LineItem) -> None:
-    # A question about a line that a correction removed stays a question about its statement.
+    # A question, a dispute or a correction about a line that a correction removed stays about its statement (a
+    # correction's money stays taken off: the billing office settles it with the patient).
     if line.id is not None:
-        db.session.execute(update(Question).where(Question.line_item_id == line.id).values(line_item_id=None))
+        for model in (Question, LineDispute, BalanceAdjustment):
+            db.session.execute(update(model).where(model.line_item_id == line.id).values(line_item_id=None))
 
 
 def _remove_visit(visit: Visit, counts: Counts) -> None:

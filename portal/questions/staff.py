@@ -168,6 +168,7 @@ DISPUTE_REFUSALS = {
     "amount_needed": _l("Enter the amount to take off the charge."),
     "amount_too_large": _l("That is more than the patient owes for this charge."),
     "amount_only_when_corrected": _l("Leave the amount empty unless the charge is corrected."),
+    "line_gone": _l("The billing system has taken this charge off the bill since: there is nothing left to correct."),
 }
 ASSISTANCE_REFUSALS = {
     "amount_too_large": _l("That is more than is due on the statement."),

@@ -165,7 +165,8 @@ def thread(public_id: str):
     latest = question.assignments[-1] if question.assignments and profile is not None else None
     reason = patient_reason(latest) if latest and latest.staff_user_id == profile.user_id else None
     dispute = dispute_for(question)
-    dispute_line = service_names([dispute.line_item], current_locale())[dispute.line_item_id] if dispute else None
+    line = dispute.line_item if dispute else None
+    dispute_line = service_names([line], current_locale())[line.id] if line is not None else None
     application = application_for(question)
     return (render_template("questions/thread.html", question=question, profile=profile, messages=messages,
                            form=form, language_name=language_name, reason=reason, dispute=dispute,
