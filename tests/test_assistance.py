@@ -401,3 +401,24 @@ def test_the_printed_statement_says_where_to_apply(app, household):
         text = " ".join(full_text(printing.statement_pdf(statement, printing.Language("en")).data).split())
     assert "Can't afford this bill? You may qualify for financial assistance" in text
     assert "/financial-assistance" in text
+
+
+def test_two_applications_sent_at_once_leave_one_and_no_stray_file(app, household, staff, monkeypatch):
+    """Two requests that both found no pending application (a double click): the database's unique index on
+    pending applications refuses the second, its question goes with it, and its proof is not left on disk."""
+    from portal.assistance import services
+    from portal.questions.services import NewQuestion
+
+    statement = household[1]
+    proof = (uploads.check("payslip.pdf", "application/pdf", PDF),)
+    new = services.NewApplication(2, 2000000, NewQuestion("financial_assistance", "Help", "en", "email",
+                                                          "pat@example.org"), proof)
+    services.apply(statement, new, user=None)
+    db.session.commit()
+    monkeypatch.setattr(services, "pending_for", lambda account_id: None)  # as if it raced the first
+    with pytest.raises(services.AssistanceError) as refused:
+        services.apply(statement, new, user=None)
+    assert refused.value.code == "already_pending"
+    db.session.commit()
+    assert AssistanceApplication.query.count() == Question.query.count() == AssistanceDocument.query.count() == 1
+    assert stored_files(app) == [AssistanceDocument.query.one().stored_name]

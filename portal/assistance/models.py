@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..billing.models import Account, BalanceAdjustment, Statement, utcnow
@@ -60,6 +60,9 @@ class AssistanceApplication(db.Model):
         CheckConstraint("(status = 'pending') = (decided_at IS NULL)", name="decided_when_not_pending"),
         CheckConstraint("adjustment_id IS NULL OR status = 'approved'", name="discount_only_if_approved"),
         Index("ix_assistance_applications_open", "account_id", "status"),
+        # One application being decided per account: two sent at once (a double click) leave one.
+        Index("uq_assistance_applications_pending_account", "account_id", unique=True,
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
     )
 
     @property

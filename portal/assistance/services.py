@@ -14,6 +14,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
 from ..billing.models import BalanceAdjustment, Statement
@@ -99,10 +100,32 @@ def apply(statement: Statement, new: NewApplication, *, user: User | None,
     except ValueError:
         raise AssistanceError("household") from None
     now = now or questions.utcnow()
+    stored: list[str] = []
     try:
-        question = questions.ask(statement, None, new.question, user=user, now=now)
+        # A savepoint: when another request applied for the account at the same moment, the unique index on
+        # pending applications refuses this one, and its question goes with it.
+        with db.session.begin_nested():
+            application = _add_application(statement, new, result, rules, user, now, stored)
     except questions.QuestionError as error:
         raise AssistanceError(str(error)) from None
+    except IntegrityError:
+        _remove(stored)
+        raise AssistanceError("already_pending") from None
+    except Exception:
+        # Nothing is kept of an application that is not: its files go with it.
+        _remove(stored)
+        raise
+    return application
+
+
+def _remove(stored: list[str]) -> None:
+    for name in stored:
+        uploads.remove(name)
+
+
+def _add_application(statement: Statement, new: NewApplication, result: screening.Screening, rules: Policy,
+                     user: User | None, now: datetime, stored: list[str]) -> AssistanceApplication:
+    question = questions.ask(statement, None, new.question, user=user, now=now)
     application = AssistanceApplication(
         account_id=statement.account_id, statement=statement, question=question,
         applied_by_user_id=user.id if user else None, household_size=new.household_size,
@@ -110,20 +133,13 @@ def apply(statement: Statement, new: NewApplication, *, user: User | None,
         guideline=result.guideline, poverty_percent=result.percent, preliminary_discount=result.discount_percent,
         status=PENDING, created_at=now)
     db.session.add(application)
-    stored: list[str] = []
-    try:
-        for document in new.documents:
-            name = uploads.store(document)
-            stored.append(name)
-            db.session.add(AssistanceDocument(application=application, kind=document.kind, stored_name=name,
-                                              filename=document.filename, size=len(document.data),
-                                              sha256=document.sha256, uploaded_at=now))
-        db.session.flush()
-    except Exception:
-        # Nothing is kept of an application that is not: its files go with it.
-        for name in stored:
-            uploads.remove(name)
-        raise
+    for document in new.documents:
+        name = uploads.store(document)
+        stored.append(name)
+        db.session.add(AssistanceDocument(application=application, kind=document.kind, stored_name=name,
+                                          filename=document.filename, size=len(document.data),
+                                          sha256=document.sha256, uploaded_at=now))
+    db.session.flush()
     return application
 
 
