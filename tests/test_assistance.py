@@ -331,7 +331,7 @@ def test_an_approval_takes_the_discount_off_and_lifts_the_hold(app, client, appl
     page = soup(georgi.get(f"/staff/questions/{application.question.public_id}"))
     # The preliminary 100% of the $90.00 due, ready to be taken off.
     assert page.find("input", id="decide-amount")["value"] == "$90.00"
-    for fields, message in [({"amount": "90.01"}, "That is more than is due on the statement."),
+    for fields, message in [({"amount": "90.01"}, "That is more than the patient's share of this bill."),
                             ({"decision": "denied", "amount": "5"}, "Leave the discount empty when"),
                             ({"decision": ""}, "Choose the decision."),
                             ({"amount": "nine"}, "Enter an amount such as 25.00.")]:
@@ -422,3 +422,18 @@ def test_two_applications_sent_at_once_leave_one_and_no_stray_file(app, househol
     db.session.commit()
     assert AssistanceApplication.query.count() == Question.query.count() == AssistanceDocument.query.count() == 1
     assert stored_files(app) == [AssistanceDocument.query.one().stored_name]
+
+
+def test_what_the_patient_paid_beyond_their_discounted_share_is_a_credit_to_refund(app, client, applied, staff, make):
+    """A discount is of the patient's share of the bill, not of what is left to pay: someone who qualifies gets
+    back what they paid beyond it."""
+    statement, application = applied
+    make.payment(statement, 5000, succeeded_at=datetime.now(ZoneInfo("UTC")))
+    georgi = signed_in(app, "georgi@example.org")
+    page = soup(georgi.get(f"/staff/questions/{application.question.public_id}"))
+    assert page.find("input", id="decide-amount")["value"] == "$90.00"
+    assert decide(georgi, application.question, amount="90.00").status_code == 302
+    assert summary_for(statement).amount_due.minor == -5000
+    text = soup(client.get(f"/statements/{statement.number}")).get_text(" ", strip=True)
+    assert "Financial assistance took $90.00 off it." in text
+    assert "You have paid $50.00 more than you owe." in text and "Ask the billing office about a refund." in text

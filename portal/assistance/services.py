@@ -143,18 +143,26 @@ def _add_application(statement: Statement, new: NewApplication, result: screenin
     return application
 
 
+def discountable(statement: Statement) -> int:
+    """What a discount may take off: the patient's share of the bill less what was taken off before, in minor
+    units. Payments do not lower it: a discount larger than what is left to pay leaves a credit, refunded to
+    the patient (what they paid beyond their share under the policy)."""
+    summary = summary_for(statement)
+    credited = summary.credited.minor if summary.credited is not None else 0
+    return max(0, summary.patient_owes.minor - credited)
+
+
 def suggested_discount(application: AssistanceApplication) -> int:
-    """The preliminary discount applied to what is due on the statement now, in minor units (rounded down)."""
-    due = summary_for(application.statement).amount_due.minor
-    if not application.preliminary_discount or due <= 0:
+    """The preliminary discount applied to the bill (``discountable``), in minor units, rounded down."""
+    if not application.preliminary_discount:
         return 0
-    return due * application.preliminary_discount // 100
+    return discountable(application.statement) * application.preliminary_discount // 100
 
 
 def decide(application: AssistanceApplication, *, approved: bool, amount: int | None, note: str, by: User,
            now: datetime | None = None) -> AssistanceApplication:
-    """Approve (with a discount of ``amount`` minor units off the statement, up to what is due) or deny; answer
-    the patient in the conversation; lift the hold."""
+    """Approve (with a discount of ``amount`` minor units off the statement, up to ``discountable``) or deny;
+    answer the patient in the conversation; lift the hold."""
     now = now or questions.utcnow()
     db.session.execute(select(Statement.id).where(Statement.id == application.statement_id).with_for_update())
     db.session.refresh(application)
@@ -168,7 +176,7 @@ def decide(application: AssistanceApplication, *, approved: bool, amount: int | 
     if amount:
         if not approved:
             raise AssistanceError("amount_only_when_approved")
-        if amount > summary_for(application.statement).amount_due.minor:
+        if amount > discountable(application.statement):
             raise AssistanceError("amount_too_large")
         statement = application.statement
         adjustment = BalanceAdjustment(statement=statement, amount=amount, currency=statement.currency,

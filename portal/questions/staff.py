@@ -95,9 +95,12 @@ def _render(question: Question, forms: dict, code: int = 200):
     if application is not None and application.pending and decision_form is not None and request.method == "GET":
         suggested = assistance.suggested_discount(application)
         decision_form.amount.data = Money(suggested, application.currency).format(current_locale()) if suggested else ""
+    discountable = (Money(assistance.discountable(question.statement), question.statement.currency)
+                    if application is not None and application.pending else None)
     return render_template("staff/question.html", question=question, page=page, summary=page.summary,
                            statement=question.statement, names=names, reasons=reasons, terms=term_marker(),
                            dispute=dispute, correctable=correctable, application=application,
+                           discountable=discountable,
                            screening=screening_sentences(application) if application else None, **forms), code
 
 
@@ -171,7 +174,7 @@ DISPUTE_REFUSALS = {
     "line_gone": _l("The billing system has taken this charge off the bill since: there is nothing left to correct."),
 }
 ASSISTANCE_REFUSALS = {
-    "amount_too_large": _l("That is more than is due on the statement."),
+    "amount_too_large": _l("That is more than the patient's share of this bill."),
     "amount_only_when_approved": _l("Leave the discount empty when the application is not approved."),
 }
 
