@@ -498,3 +498,22 @@ def test_an_open_dispute_of_a_line_taken_back_can_be_explained_not_corrected(app
     patient = signed_in(app, make.user("pat@example.org", accounts=[statement.account]).email)
     thread = patient.get(f"/questions/{question.public_id}").get_data(as_text=True)
     assert "No longer on the bill: the billing system took it back." in thread
+
+
+def test_a_corrected_line_moved_to_another_statement_leaves_its_correction_where_it_was_posted(app, client, make,
+                                                                                              staff):
+    """The billing system may move a visit to another statement (a new billing period). Its correction stays on
+    the statement it was posted on and exported with, and both statements still open."""
+    account = make.account()
+    first = make.statement(account, lines=2)
+    second = make.statement(account, lines=1)
+    line = lines_of(first)[0]
+    opened = services.open_dispute(first, line, "charged_twice",
+                                   NewQuestion("dispute", WHY, "en", "email", "pat@example.org"), user=None)
+    services.resolve(opened, outcome="corrected", note="Fixed.", amount=1000, by=staff["Maria"])
+    line.visit.statement = second
+    db.session.commit()
+    signed_in_patient = signed_in(app, make.user(accounts=[account]).email)
+    for statement in (first, second):
+        assert signed_in_patient.get(f"/statements/{statement.number}").status_code == 200
+    assert summary_for(first).amount_due.minor == -1000

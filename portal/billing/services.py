@@ -185,8 +185,7 @@ class StatementPage:
     settled: bool
     # Self-pay visits with a good faith estimate on file, by visit id.
     estimates: dict[int, EstimateComparison] = dataclass_field(default_factory=dict)
-    # What the billing office took off in the portal: each adjustment, and their sums by line id.
-    adjustments: list[BalanceAdjustment] = dataclass_field(default_factory=list)
+    # What the billing office took off in the portal, by line id (the totals hold all of it).
     credits: dict[int, int] = dataclass_field(default_factory=dict)
     # Each disputed line's latest dispute, and the sentence saying where it stands, by line id.
     disputes: dict[int, LineDisputeView] = dataclass_field(default_factory=dict)
@@ -226,9 +225,12 @@ def statement_page(statement: Statement, locale: str, now: datetime | None = Non
     settled = summary.paid.is_positive and not summary.amount_due.is_positive
     visit_totals = [(visit, breakdown(visit.lines, currency, credits)) for visit in visits]
     why_lines = {line.id: explain_line(line, currency, settled=settled) for line in lines}
-    for line_id, amount in credits.items():
-        line = next(line for line in lines if line.id == line_id)
-        why_lines[line_id].append(explain_credit(amount, line.patient_owes_minor - amount, currency))
+    for line in lines:
+        # (A corrected line the billing system has since moved to another statement is not among these: its
+        # correction stays where it was posted and exported, in this statement's totals.)
+        if line.id in credits:
+            amount = credits[line.id]
+            why_lines[line.id].append(explain_credit(amount, line.patient_owes_minor - amount, currency))
     totals = replace(breakdown(lines, currency, credits), credited=credited.minor)
     threshold = current_app.config["GOOD_FAITH_DISPUTE_THRESHOLD_MINOR"]
     compared = {visit.id: estimates.compare(visit, totals["patient_owes"], threshold) for visit, totals in visit_totals}
@@ -244,7 +246,6 @@ def statement_page(statement: Statement, locale: str, now: datetime | None = Non
             assistance=assistance),
         settled=settled,
         estimates={visit_id: comparison for visit_id, comparison in compared.items() if comparison},
-        adjustments=list(adjustments),
         credits=credits,
         disputes=disputes,
         dispute_sentences={line_id: status_sentence(view.dispute, view.staff_name)

@@ -8,17 +8,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..billing.models import BalanceAdjustment, LineItem, Statement, utcnow
 from ..extensions import db
-from ..questions.models import Question
+from ..questions.models import Question, _quoted
 
 # What the patient says is wrong, as they choose it on the form.
 REASONS = ("not_received", "charged_twice", "insurance_should_pay", "differs_from_estimate", "other")
 # How the billing office resolved it.
 CORRECTED, EXPLAINED, SENT_TO_INSURANCE = "corrected", "explained", "sent_to_insurance"
 OUTCOMES = (CORRECTED, EXPLAINED, SENT_TO_INSURANCE)
-
-
-def _quoted(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{value}'" for value in values)
 
 
 class LineDispute(db.Model):

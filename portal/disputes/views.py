@@ -13,15 +13,14 @@ from ..money import Money
 from ..questions.views import contact_form, line_on, new_question
 from . import services
 from .forms import DisputeForm
-from .wording import OUTCOME_CHOICES, OUTCOME_LABELS, REASON_CHOICES
+from .wording import OUTCOME_LABELS, REASON_CHOICES
 
 bp = Blueprint("disputes", __name__)
 
 
 @bp.record_once
 def _register_labels(state) -> None:  # noqa: ANN001 (Flask's BlueprintSetupState)
-    state.app.jinja_env.globals.update(dispute_reasons=REASON_CHOICES, dispute_outcome_labels=OUTCOME_LABELS,
-                                       dispute_outcome_choices=OUTCOME_CHOICES)
+    state.app.jinja_env.globals.update(dispute_reasons=REASON_CHOICES, dispute_outcome_labels=OUTCOME_LABELS)
 
 
 @bp.route("/statements/<number>/lines/<line_id>/dispute", methods=["GET", "POST"])
