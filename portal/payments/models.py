@@ -63,6 +63,8 @@ class Payment(db.Model):
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_message: Mapped[str | None] = mapped_column(String(500))
     paid_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A payment-plan charge (an instalment or an autopay) made with the plan's saved card.
+    plan_charge_id: Mapped[int | None] = mapped_column(ForeignKey("payment_plan_charges.id"), index=True)
     # Where the receipt goes and in which language it is written.
     receipt_email: Mapped[str | None] = mapped_column(String(254))
     locale: Mapped[str] = mapped_column(String(16), default="en")

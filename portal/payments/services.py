@@ -109,7 +109,7 @@ def _locked(payment: Payment) -> Payment:
                               .with_for_update().execution_options(populate_existing=True)).one()
 
 
-def _customer_for(account_id: int, *, renew: bool = False) -> str:
+def customer_for(account_id: int, *, renew: bool = False) -> str:
     """The account's Stripe Customer, made on first use; ``renew`` replaces one Stripe no longer knows."""
     account = db.session.scalars(select(Account).where(Account.id == account_id).with_for_update()
                                  .execution_options(populate_existing=True)).one()
@@ -130,13 +130,13 @@ def prepare_card_payment(payment: Payment) -> Payment:
     """Create the payment's Stripe Customer and PaymentIntent if not done yet. Raises GatewayError."""
     payment = _locked(payment)
     if payment.stripe_payment_intent_id is None:
-        customer = _customer_for(payment.statement.account_id)
+        customer = customer_for(payment.statement.account_id)
         try:
             intent = _create_intent(payment, customer)
         except gateway.NotFound:
             # Deleted at Stripe, or made with other keys (test keys before live ones): make a new Customer.
             log.info("account %s: Stripe does not know its Customer; making a new one", payment.statement.account_id)
-            intent = _create_intent(payment, _customer_for(payment.statement.account_id, renew=True))
+            intent = _create_intent(payment, customer_for(payment.statement.account_id, renew=True))
         payment.stripe_payment_intent_id = intent.id
     return payment
 
@@ -207,6 +207,11 @@ def _fail(payment: Payment, code: str | None, message: str | None) -> None:
         except gateway.GatewayError:
             # Already canceled or unreachable: a failed PaymentIntent cannot succeed without a new card.
             log.info("payment %s: PaymentIntent not canceled", payment.id)
+
+
+def charge_refused(payment: Payment, code: str | None, message: str | None) -> None:
+    """Record that the card refused a charge made without the patient there (a payment plan's)."""
+    _fail(_locked(payment), code, message)
 
 
 # ------------------------------------------------------------------------------------------------ posting

@@ -23,12 +23,14 @@ class GatewayError(RuntimeError):
 
 
 class CardDeclined(GatewayError):
-    """The card was refused: ``code`` is Stripe's decline code, ``message`` Stripe's own words."""
+    """The card was refused: ``code`` is Stripe's decline code, ``message`` Stripe's own words, ``intent_id`` the
+    PaymentIntent that was refused, where Stripe said."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, intent_id: str | None = None) -> None:
         super().__init__("card declined: " + code)
         self.code = code
         self.message = message
+        self.intent_id = intent_id
 
 
 class NotFound(GatewayError):
@@ -101,7 +103,11 @@ def _call(what: str, function, *args, **kwargs):  # noqa: ANN001, ANN202 (a boun
         return result if isinstance(result, stripe.ListObject) else result.to_dict()
     except stripe.CardError as error:
         log.info("%s: card declined (%s)", what, error.code)
-        raise CardDeclined(error.code or "card_declined", error.user_message or "") from error
+        detail = error.error
+        intent = getattr(detail, "payment_intent", None) if detail is not None else None
+        raise CardDeclined(getattr(detail, "decline_code", None) or error.code or "card_declined",
+                           error.user_message or "", _id(intent.to_dict() if hasattr(intent, "to_dict") else intent)
+                           ) from error
     except stripe.StripeError as error:
         if isinstance(error, stripe.InvalidRequestError) and (error.http_status == 404
                                                               or error.code == "resource_missing"):
@@ -156,10 +162,14 @@ def create_payment_intent(*, amount: int, currency: str, customer: str, metadata
     return read_intent(pi)
 
 
-def create_setup_intent(*, customer: str, metadata: dict[str, str]) -> tuple[str, str]:
-    """Create a SetupIntent for the card form; return its id and the client secret the browser needs."""
+def create_setup_intent(*, customer: str, metadata: dict[str, str], usage: str = "on_session") -> tuple[str, str]:
+    """Create a SetupIntent for the card form; return its id and the client secret the browser needs.
+
+    ``off_session`` is for a card saved to be charged later without the patient (a payment plan): the bank
+    is asked to allow that when the card is set up.
+    """
     seti = _call("create setup intent", _client().v1.setup_intents.create,
-                 params={"customer": customer, "usage": "on_session", "payment_method_types": ["card"],
+                 params={"customer": customer, "usage": usage, "payment_method_types": ["card"],
                          "metadata": metadata})
     return seti["id"], seti["client_secret"]
 
@@ -187,6 +197,33 @@ def confirm_payment_intent(payment_intent_id: str, payment_method: str, idempote
     pi = _call("confirm payment intent", client.v1.payment_intents.confirm, payment_intent_id,
                options={"idempotency_key": idempotency_key + "-confirm"})
     return read_intent(pi)
+
+
+def charge_saved_card(*, amount: int, currency: str, customer: str, payment_method: str, metadata: dict[str, str],
+                      idempotency_key: str) -> IntentResult:
+    """Charge a card saved for later use, without the patient there (off-session), in one call.
+
+    Raises CardDeclined when the card is refused. A bank that wants the patient to confirm (3-D Secure) cannot
+    be answered off-session: that is a refusal too, with the code ``authentication_required``.
+    """
+    pi = _call("charge saved card", _client().v1.payment_intents.create,
+               params={"amount": amount, "currency": currency.lower(), "customer": customer,
+                       "payment_method": payment_method, "payment_method_types": ["card"], "confirm": True,
+                       "off_session": True, "metadata": metadata},
+               options={"idempotency_key": idempotency_key})
+    intent = read_intent(pi)
+    if intent.status == "requires_action":
+        raise CardDeclined("authentication_required", "", intent.id)
+    return intent
+
+
+def find_payment_intent(key: str, value: str, since: int) -> IntentResult | None:
+    """The PaymentIntent made since ``since`` (Unix time) whose metadata has ``key`` = ``value``, if any: for a
+    charge whose answer was lost, so that it is looked up rather than made again."""
+    for intent in list_payment_intents(since):
+        if intent.metadata.get(key) == value:
+            return intent
+    return None
 
 
 def retrieve_payment_intent(payment_intent_id: str) -> IntentResult:

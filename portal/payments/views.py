@@ -171,7 +171,8 @@ def _decline_limit() -> str:
                methods=["POST"], deduct_when=_declined)
 def card(public_id: str):
     payment, _guest = _visible_payment(public_id)
-    if payment.status != "pending":
+    # A payment plan's charge is made with the plan's saved card, never from this form.
+    if payment.status != "pending" or payment.plan_charge_id is not None:
         return redirect(url_for("payments.status", public_id=payment.public_id))
     form = CardForm()
     if form.validate_on_submit():

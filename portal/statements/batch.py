@@ -23,10 +23,11 @@ from sqlalchemy import select
 
 from ..billing.models import Statement
 from ..extensions import db
+from ..urls import DEVELOPMENT_URL
 from . import services
 
 # The address printed on statements (quick-pay QR codes, the portal's address) when PUBLIC_URL is unset.
-DEFAULT_PUBLIC_URL = "http://localhost:5000"
+DEFAULT_PUBLIC_URL = DEVELOPMENT_URL
 
 
 @dataclass(frozen=True)
