@@ -56,6 +56,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .payments.cli import payments_cli
     from .payments.views import bp as payments_bp
     from .payments.webhooks import bp as webhooks_bp
+    from .plans import models as _plan_models  # noqa: F401
+    from .plans import tasks as plan_tasks
+    from .plans.cli import plans_cli
+    from .plans.views import bp as plans_bp
     from .questions import models as _question_models  # noqa: F401
     from .questions import tasks as question_tasks
     from .questions.cli import questions_cli
@@ -76,6 +80,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(staff_bp)
     app.register_blueprint(disputes_bp)
     app.register_blueprint(assistance_bp)
+    app.register_blueprint(plans_bp)
     app.cli.add_command(demo_cli)
     app.cli.add_command(glossary_cli)
     app.cli.add_command(dictionary_cli)
@@ -85,6 +90,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(questions_cli)
     app.cli.add_command(import_cli)
     app.cli.add_command(assistance_cli)
+    app.cli.add_command(plans_cli)
     outbox_tasks.register(background.task_queue(app))
     question_tasks.register(background.task_queue(app))
+    plan_tasks.register(background.task_queue(app))
     return app

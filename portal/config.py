@@ -77,6 +77,15 @@ DEFAULTS: dict[str, Any] = {
     # The smallest part payment, in minor units of the statement's currency (100 = 1.00); a smaller
     # amount due can still be paid in full.
     "PAYMENT_MINIMUM_MINOR": 100,
+    # Payment plans: an account owing more than this (minor units) may pay it in monthly instalments, none
+    # below the monthly minimum, over at most this many months. Patients are emailed this many days before
+    # each charge. A refused instalment is tried again this many days after its date (each number is one more
+    # try); when the last try is refused too, the plan is broken and goes to billing staff.
+    "PAYMENT_PLAN_THRESHOLD_MINOR": 10000,
+    "PAYMENT_PLAN_MINIMUM_MONTHLY_MINOR": 2500,
+    "PAYMENT_PLAN_MAXIMUM_MONTHS": 12,
+    "PAYMENT_PLAN_NOTICE_DAYS": 3,
+    "PAYMENT_PLAN_RETRY_DAYS": [3, 7],
     # Printed statements: the paper size (a CSS page size such as "letter" or "A4"), where rendered PDFs are
     # kept (None: a folder in the instance folder), and how many a visitor may download per minute.
     "STATEMENT_PDF_PAGE_SIZE": "letter",

@@ -296,3 +296,40 @@ def test_three_d_secure_failed_when_saved_stays_on_the_card_page(page: Page, pat
     expect(page).to_have_url(CARD_PAGE)
     expect(page.get_by_role("button", name="Pay $90.00")).to_be_enabled()
     assert payments() == [(9000, "pending")]
+
+
+# ------------------------------------------------------------------------------------------ payment plans
+
+@pytest.mark.parametrize("card", [PAYS, THREE_D_SECURE], ids=["card", "3-D Secure"])
+def test_a_patient_sets_up_a_payment_plan_and_saves_a_card_on_a_phone(page: Page, make, card: str):
+    from portal.plans.models import PaymentPlan
+
+    account = make.account()
+    make.user("pat@example.org", accounts=[account])
+    number = make.statement(account, lines=4, insured=False).number  # $320.00 due
+    sign_in(page, "pat@example.org")
+    page.goto(f"/statements/{number}")
+    page.get_by_role("link", name="Need more time? Pay in monthly payments with no interest").click()
+    page.get_by_label("4 payments of $80.00").check()
+    page.get_by_label("Day of the month to charge your card").select_option("15")
+    page.get_by_role("button", name="Show the schedule").click()
+    expect(page.get_by_role("table")).to_contain_text("$80.00")
+    page.get_by_label("I agree to this schedule").check()
+    page.get_by_role("button", name="Agree and add a card").click()
+    page.wait_for_url(re.compile(r"/payment-plans/[^/]+/card$"))
+    cardbox = page.locator("#card-element")
+    for placeholder, value in (("number", card), ("exp_month", "12"), ("exp_year", "30"), ("cvc", "123"),
+                               ("postal_code", "12345")):
+        cardbox.get_by_placeholder(placeholder, exact=True).fill(value)
+    page.get_by_role("button", name="Save this card for my plan").click()
+    if card == THREE_D_SECURE:
+        answer_bank(page, complete=True)
+    page.wait_for_url(re.compile(r"/payment-plans/[^/]+$"))
+    expect(page.get_by_text("Your payment plan is set up.")).to_be_visible()
+    expect(page.get_by_role("button", name="Pay $80.00 now")).to_be_visible()
+    # Nothing is charged until the first date; the page fits a phone without sideways scrolling.
+    assert payments() == []
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    db.session.rollback()
+    plan = db.session.scalar(select(PaymentPlan))
+    assert plan.status == "active" and plan.stripe_payment_method_id

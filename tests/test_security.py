@@ -28,6 +28,7 @@ from portal.disputes.models import LineDispute
 from portal.extensions import db, limiter
 from portal.outbox.models import OutgoingMail
 from portal.payments.models import Payment, StripeEvent
+from portal.plans.models import PaymentPlan, PlanCharge, PlanStatement
 from portal.questions.models import Question, QuestionMessage, StaffProfile
 
 from .conftest import csrf_token, sign_webhook
@@ -66,6 +67,8 @@ class World:
     # The victim's financial assistance application with a payslip, given to the assigned staff member.
     application: AssistanceApplication | None = None
     document: AssistanceDocument | None = None
+    # The victim's running payment plan, covering their bill.
+    plan: PaymentPlan | None = None
 
 
 SECRETS = ("Zebulon", "Quixotic")
@@ -130,10 +133,16 @@ def world(app, make) -> World:
     mail = OutgoingMail(kind="receipt", recipient="victim@example.org", subject="Receipt", body="Thank you.",
                         status="failed", attempts=5, last_error="550 no such mailbox")
     db.session.add_all([event, mail])
+    plan = PaymentPlan(account=account, status="active", currency="USD", day_of_month=10, email=owner.email,
+                       stripe_payment_method_id="pm_victim", card_brand="visa", card_last4="4242",
+                       created_by_user_id=owner.id, activated_at=utcnow())
+    db.session.add_all([plan, PlanStatement(plan=plan, statement=statement, amount=4766),
+                        PlanCharge(plan=plan, due_on=date.today() + timedelta(days=40), amount=4766,
+                                   next_attempt_on=date.today() + timedelta(days=40))])
     db.session.commit()
     return World(owner, other, supervisor, assigned, unassigned, colleague, statement, sibling, payment, question,
                  other_question, event, mail, password_reset_token(owner, app.config["SECRET_KEY"]),
-                 guest_statement, "09/09/1999", dispute, application, document)
+                 guest_statement, "09/09/1999", dispute, application, document, plan)
 
 
 def _sign_in(client, user: User, password: str = PASSWORD, **kwargs):
@@ -179,6 +188,8 @@ def _snapshot() -> dict[str, list[str]]:
 def _url_values(world: World, endpoint: str) -> dict:
     """Real objects for each URL argument of ``endpoint``."""
     public_id = world.payment.public_id if endpoint.startswith("payments.") else world.question.public_id
+    if endpoint.startswith("plans."):
+        public_id = world.plan.public_id
     if endpoint == "staff.resolve_dispute":
         public_id = world.dispute.question.public_id
     elif endpoint == "staff.decide_assistance":
@@ -187,7 +198,9 @@ def _url_values(world: World, endpoint: str) -> dict:
         public_id = world.document.public_id
     # A line nobody has disputed yet.
     line_id = world.statement.visits[0].lines[1].id
-    return {"number": world.statement.number, "public_id": public_id, "user_id": world.assigned.id,
+    # A bill of the victim's account that their plan does not cover yet.
+    number = world.sibling.number if endpoint == "plans.add" else world.statement.number
+    return {"number": number, "public_id": public_id, "user_id": world.assigned.id,
             "line_id": line_id,
             "event_id": world.event.id, "mail_id": world.mail.id, "token": world.reset_token,
             "name": "deductible", "filename": "css/portal.css"}
@@ -325,6 +338,14 @@ CSRF_ROUTES = {
                                              "contact_method": "email", "email": w.owner.email, "confirm": "y"}),
     "staff.decide_assistance": ("assigned_staff", lambda w: {"decide-decision": "approved", "decide-amount": "5.00",
                                                              "decide-message": "Approved."}),
+    "plans.new": ("owner", lambda w: {"months": "2", "day": "10", "email": w.owner.email, "action": "agree",
+                                      "agree": "y", "total": "4766"}),
+    "plans.card": ("owner", lambda w: {"setup_intent": "seti_123"}),
+    "plans.pay_ahead": ("owner", lambda w: {}),
+    "plans.autopay": ("owner", lambda w: {"enabled": "on", "cap": "100.00"}),
+    "plans.add": ("owner", lambda w: {"months": "2", "day": "10", "action": "agree", "agree": "y", "total": "1"}),
+    "plans.cancel": ("owner", lambda w: {"confirm": "y"}),
+    "plans.staff_plan": ("supervisor", lambda w: {"reason": "Asked to stop"}),
 }
 # Signed by Stripe instead of a CSRF token: see the webhook test below.
 SIGNED_ROUTES = {"stripe_webhooks.webhook"}
@@ -953,6 +974,24 @@ MATRIX = {
     ("payments.refund", "POST"): {**SUPERVISOR_ONLY, B: 400},
     ("payments.reviewed", "POST"): {**STAFF_ONLY, U: 302, S: 302, B: 302},
     ("staff.send_mail_again", "POST"): {**SUPERVISOR_ONLY, B: 302},
+    # Payment plans: the owner's own; staff see them in the billing office's pages. A plan already running sends
+    # its owner from "set up a plan" to the plan; signed out, a statement's plan page is simply not found.
+    ("plans.new", "GET"): {A: 404, O: 404, G: 404, U: 404, S: 404, W: 302, B: 404},
+    ("plans.new", "POST"): {A: 404, O: 404, G: 404, U: 404, S: 404, W: 302, B: 404},
+    ("plans.plans", "GET"): {A: LOGIN, O: 200, G: LOGIN, U: 302, S: 302, W: 200, B: 302},
+    ("plans.plan", "GET"): {A: LOGIN, O: 404, G: LOGIN, U: 404, S: 404, W: 200, B: 404},
+    ("plans.card", "GET"): {A: LOGIN, O: 404, G: LOGIN, U: 404, S: 404, W: 200, B: 404},
+    ("plans.card", "POST"): {A: LOGIN, O: 404, G: LOGIN, U: 404, S: 404, W: 400, B: 404},
+    # The victim's card is not one Stripe knows: paying ahead is refused, and the plan page says so.
+    ("plans.pay_ahead", "POST"): {A: LOGIN, O: 404, G: LOGIN, U: 404, S: 404, W: 302, B: 404},
+    ("plans.autopay", "POST"): {A: LOGIN, O: 404, G: LOGIN, U: 404, S: 404, W: 400, B: 404},
+    ("plans.add", "GET"): {A: 404, O: 404, G: 404, U: 404, S: 404, W: 200, B: 404},
+    ("plans.add", "POST"): {A: 404, O: 404, G: 404, U: 404, S: 404, W: 400, B: 404},
+    ("plans.cancel", "GET"): {A: LOGIN, O: 404, G: LOGIN, U: 404, S: 404, W: 200, B: 404},
+    ("plans.cancel", "POST"): {A: LOGIN, O: 404, G: LOGIN, U: 404, S: 404, W: 400, B: 404},
+    ("plans.staff_plans", "GET"): STAFF_ONLY,
+    ("plans.staff_plan", "GET"): {**ASSIGNED_ONLY, S: 200, B: 200},
+    ("plans.staff_plan", "POST"): {**ASSIGNED_ONLY, S: 400, B: 400},
 }
 # Pages about no patient: the same for everyone, checked only for errors and leaks.
 PUBLIC = {"billing.home", "assistance.policy_page", "glossary.index", "glossary.term", "health.healthz", "static", "language.choose",

@@ -10,6 +10,7 @@ from ..extensions import db
 from ..glossary.web import term_marker
 from ..i18n import _l, current_locale, language_choices
 from ..payments.stripe_gateway import enabled as gateway_enabled
+from ..plans.services import hint_for as plan_hint_for
 from ..statements.itemised import requests_for as itemised_requests
 from . import rows, services
 from .access import assigned_statement_ids, current_viewer, statement_for
@@ -70,7 +71,9 @@ def statement(number: str):
                            payments_enabled=gateway_enabled(), pdf_languages=language_choices(),
                            amount_rows=rows.AmountRows(found.currency),
                            itemised_requests=itemised_requests(found.id),
-                           assistance_pending=pending_assistance(found.account_id))
+                           assistance_pending=pending_assistance(found.account_id),
+                           plan_hint=None if viewer.is_guest_for(found) else
+                           plan_hint_for(found, page.summary, staff=viewer.is_staff))
     # Recorded once the page is ready and before it is sent: a page that failed is not counted as seen, and a
     # page whose record could not be kept is not shown. (Before rendering, the commit would expire its data.)
     audit("statement.viewed", "statement", found.id, guest=viewer.is_guest_for(found))

@@ -20,6 +20,7 @@ from ..i18n import _, _l, current_locale, ngettext
 from ..money import AmountError, Money, parse_amount
 from ..outbox import services as outbox
 from ..outbox.models import OutgoingMail
+from ..plans.models import PaymentPlan
 from ..site import current_organisation
 from ..urls import MAX_ID
 from . import services
@@ -97,7 +98,8 @@ def _render(question: Question, forms: dict, code: int = 200):
         decision_form.amount.data = Money(suggested, application.currency).format(current_locale()) if suggested else ""
     discountable = (Money(assistance.discountable(question.statement), question.statement.currency)
                     if application is not None and application.pending else None)
-    return render_template("staff/question.html", question=question, page=page, summary=page.summary,
+    plan = db.session.scalar(select(PaymentPlan).where(PaymentPlan.question_id == question.id))
+    return render_template("staff/question.html", question=question, page=page, summary=page.summary, plan=plan,
                            statement=question.statement, names=names, reasons=reasons, terms=term_marker(),
                            dispute=dispute, correctable=correctable, application=application,
                            discountable=discountable,

@@ -1,0 +1,1 @@
+"""Interest-free payment plans: a balance paid in monthly instalments from a card saved with Stripe."""
