@@ -399,16 +399,18 @@ def test_the_mail_commands_show_and_resend_undelivered_mail(queued_app, smtp_ser
     assert len(smtp_server.messages) == 1
 
 
-def test_the_worker_runs_the_sweep_and_the_leave_job_on_schedule(queued_app):
+def test_the_worker_runs_the_sweep_the_leave_job_and_the_payment_plans_on_schedule(queued_app):
     app, queue = queued_app
     from huey.api import PeriodicTask
 
     periodic = {name: wrapper.s() for name, wrapper in task_queue(app).tasks.items()
                 if isinstance(wrapper.s(), PeriodicTask)}
-    assert set(periodic) == {"mail.sweep", "questions.reroute"}
+    assert set(periodic) == {"mail.sweep", "questions.reroute", "plans.run"}
     at = datetime(2026, 12, 3, 6, 0)
-    assert periodic["mail.sweep"].validate_datetime(at) and periodic["questions.reroute"].validate_datetime(at)
+    assert all(job.validate_datetime(at) for job in periodic.values())
     assert not periodic["questions.reroute"].validate_datetime(at.replace(minute=7))
+    assert not periodic["plans.run"].validate_datetime(at.replace(minute=7))
+    assert periodic["plans.run"].validate_datetime(at.replace(minute=45))
 
 
 def test_only_one_worker_runs_a_scheduled_job_at_a_time(queued_app, caplog):

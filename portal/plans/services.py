@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
 from ..billing.models import Account, Statement, utcnow
-from ..billing.services import StatementSummary, organisation_today, summaries_for_accounts
+from ..billing.services import StatementSummary, balances_query, organisation_today, summaries_for_accounts
 from ..extensions import db
 from ..money import Money
 from ..payments import stripe_gateway as gateway
@@ -357,4 +357,18 @@ def hint_for(statement: Statement, summary: StatementSummary, *, staff: bool) ->
     plan = open_plan_for(statement.account_id)
     if plan is not None:
         return PlanHint(plan, statement.id in {c.statement_id for c in plan.covered}, False)
-    return PlanHint(None, False, summary.amount_due.is_positive and offer(statement.account).eligible)
+    return PlanHint(None, False, summary.amount_due.is_positive and _could_set_up(statement.account))
+
+
+def _could_set_up(account: Account) -> bool:
+    """Whether ``offer`` would find the account eligible, in one query: with no plan open on the account, its
+    offer is every statement with an amount due."""
+    currency = account.organisation.currency
+    total = 0
+    for statement, owes, credited, paid in db.session.execute(
+            balances_query().where(Statement.account_id == account.id)):
+        due = int(owes) - int(credited) - int(paid)
+        if due > 0 and statement.currency == currency:
+            total += due
+    limit = rules()
+    return total > limit.threshold and bool(schedule.month_choices(total, limit))
