@@ -32,6 +32,12 @@ def at(day: date, hour: int = 12) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=ZONE)
 
 
+def run_on(day: date) -> charging.RunReport:
+    """The worker's runs as the days go by: the notice three days ahead, then the charge on the day."""
+    charging.run(at(day - timedelta(days=3)))
+    return charging.run(at(day))
+
+
 def subjects(kind: str = "payment_plan") -> list[str]:
     return [mail.subject for mail in db.session.scalars(select(OutgoingMail).where(OutgoingMail.kind == kind)
                                                         .order_by(OutgoingMail.id))]
@@ -276,7 +282,7 @@ def test_a_run_repeated_or_overlapping_never_charges_twice(planned, localstripe)
     plan, _statement = planned
     charge = first_charge(plan)
     moment = at(charge.due_on)
-    charging.run(moment)
+    run_on(charge.due_on)
     charging.run(moment)
     assert charging.charge(charge.id, now=moment) == "paid"
     assert charging.charge(charge.id, now=moment, own_try=True) == "paid"
@@ -291,6 +297,7 @@ def test_a_try_cut_short_after_stripe_charged_is_finished_without_charging_again
     plan, statement = planned
     charge = first_charge(plan)
     moment = at(charge.due_on)
+    charging.run(at(charge.due_on - timedelta(days=3)))
     assert charging._claim(charge, moment)
     db.session.refresh(charge)
     assert charging._start_try(charge, moment)
@@ -332,7 +339,7 @@ def test_a_refused_instalment_is_retried_twice_over_a_week_then_the_plan_goes_to
     charge = first_charge(plan)
     due = charge.due_on
 
-    charging.run(at(due))
+    run_on(due)
     charge = first_charge(plan)
     assert charge.status == "failed" and charge.next_attempt_on == due + timedelta(days=3)
     assert subjects()[-1] == "We could not charge your card for your payment plan"
@@ -373,7 +380,7 @@ def test_a_new_card_after_a_refusal_is_tried_at_once(owing, login_as, submit, cl
     login_as(user)
     plan = agree(submit, statement.number)
     save_card(client, localstripe, plan, card=DECLINED_AT_CHARGE)
-    charging.run(at(first_charge(plan).due_on))
+    run_on(first_charge(plan).due_on)
     assert first_charge(plan).status == "failed"
 
     response = save_card(client, localstripe, plan, card=GOOD_CARD)
@@ -393,7 +400,7 @@ def test_paying_ahead_charges_the_next_instalment_now(planned, submit, client):
     assert summary_for(statement).amount_due.minor == 24000
     assert "We charged $80.00 to your card" in client.get(response.headers["Location"]).get_data(as_text=True)
     # The scheduled run later does not charge that instalment again.
-    charging.run(at(first_charge(plan).due_on))
+    run_on(first_charge(plan).due_on)
     assert len(db.session.scalars(select(Payment)).all()) == 1
 
 
@@ -402,7 +409,7 @@ def test_the_last_instalment_pays_the_plan_off(planned, make):
     # Part paid another way: the plan charges only what is left and ends sooner.
     make.payment(statement, 10000)
     for charge in list(plan.instalments):
-        charging.run(at(charge.due_on))
+        run_on(charge.due_on)
     db.session.expire_all()
     plan = db.session.get(PaymentPlan, plan.id)
     assert plan.status == "completed"
@@ -414,7 +421,7 @@ def test_the_last_instalment_pays_the_plan_off(planned, make):
 
 def test_a_new_statement_can_be_added_and_the_schedule_is_recomputed(planned, make, submit, client):
     plan, statement = planned
-    charging.run(at(first_charge(plan).due_on))  # 80.00 paid: 240.00 left
+    run_on(first_charge(plan).due_on)  # 80.00 paid: 240.00 left
     newer = make.statement(plan.account, lines=1, insured=False)  # 80.00
     page = soup(client.get(f"/payment-plans/{plan.public_id}"))
     link = page.find("a", href=f"/payment-plans/{plan.public_id}/add/{newer.number}")
@@ -450,7 +457,7 @@ def test_the_patient_can_cancel_after_confirming(planned, submit, client):
     plan = db.session.get(PaymentPlan, plan.id)
     assert plan.status == "cancelled" and plan.ended_by_user_id is not None
     assert all(c.status == "cancelled" for c in plan.instalments)
-    charging.run(at(plan.instalments[0].due_on))
+    run_on(plan.instalments[0].due_on)
     assert db.session.scalar(select(Payment)) is None
     assert summary_for(statement).amount_due.minor == 32000
     # With the plan over, the statement offers a new one.
@@ -531,3 +538,77 @@ def test_the_card_secret_is_for_a_card_saved_for_later(planned, client, localstr
     _status, setup = stand_in(localstripe, f"/v1/setup_intents/{secret.split('_secret_')[0]}", secret_key=True)
     assert setup["usage"] == "off_session" and setup["metadata"]["portal_plan"] == plan.public_id
     assert STRIPE_KEYS["STRIPE_SECRET_KEY"] not in page
+
+
+def test_a_payment_whose_notice_was_not_sent_waits_for_it(planned):
+    """The worker was stopped over the notice day: the payment is not taken without the promised notice."""
+    plan, _statement = planned
+    due = first_charge(plan).due_on
+    report = charging.run(at(due))
+    assert report.notices == 1 and not report.paid
+    charge = first_charge(plan)
+    assert charge.next_attempt_on == due + timedelta(days=3) and charge.status == "scheduled"
+    assert not charging.run(at(due + timedelta(days=2))).paid
+    assert len(charging.run(at(due + timedelta(days=3))).paid) == 1
+
+
+def test_a_card_saved_days_after_agreeing_moves_the_schedule_to_leave_time_for_the_notice(owing, login_as, submit,
+                                                                                          client, localstripe):
+    user, statement = owing
+    login_as(user)
+    plan = agree(submit, statement.number)
+    first = plan.instalments[0].due_on
+    # As if the patient agreed long ago: every date has passed by the time the card is saved.
+    for n, charge in enumerate(plan.instalments):
+        charge.due_on = charge.next_attempt_on = schedule.add_months(date(2025, 1, 10), n)
+    db.session.commit()
+    save_card(client, localstripe, plan)
+    dates = [c.due_on for c in first_charge(plan).plan.instalments]
+    assert dates[0] == first and dates == [schedule.add_months(first, n) for n in range(4)]
+
+
+def test_a_payment_split_over_two_statements_leaves_no_piece_too_small_to_charge(make, login_as, submit, client,
+                                                                                localstripe):
+    """Two bills of 240.00 and 80.02 over 4 months: the payment that crosses from one to the other would leave 0.02
+    on the second; it pays it off instead, and the last payment takes what is left."""
+    account = make.account()
+    older = make.statement(account, lines=3, insured=False, statement_date=date.today() - timedelta(days=40))
+    newer = make.statement(account, lines=1, insured=False)
+    make.payment(newer, 1, method="external")  # 79.99 left on it: 319.99 in all
+    user = make.user(accounts=[account])
+    login_as(user)
+    plan = agree(submit, older.number, total=31999)
+    save_card(client, localstripe, plan)
+    assert [c.amount for c in plan.instalments] == [7999, 7999, 7999, 8002]
+    for charge in list(first_charge(plan).plan.instalments):
+        run_on(charge.due_on)
+    db.session.expire_all()
+    amounts = [(p.statement_id, p.amount) for p in db.session.scalars(
+        select(Payment).where(Payment.plan_charge_id.is_not(None)).order_by(Payment.id))]
+    assert all(amount >= 100 for _statement, amount in amounts)
+    assert sum(amount for _statement, amount in amounts) == 31999
+    assert summary_for(older).amount_due.minor == 0 and summary_for(newer).amount_due.minor == 0
+    assert db.session.get(PaymentPlan, plan.id).status == "completed"
+
+
+def test_an_autopay_limit_beyond_what_can_be_stored_is_refused_with_a_message(planned, submit):
+    plan, _statement = planned
+    page = f"/payment-plans/{plan.public_id}"
+    response = submit(f"/payment-plans/{plan.public_id}/autopay", {"enabled": "on", "cap": "99999999999.00"}, page=page)
+    assert response.status_code == 400
+    assert "Enter an amount up to $21,474,836.47." in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(PaymentPlan, plan.id).autopay_cap is None
+
+
+def test_cancelling_while_a_payment_is_being_taken_is_refused_and_changes_nothing(planned, submit):
+    plan, _statement = planned
+    charge = first_charge(plan)
+    assert charging._claim(charge, at(charge.due_on))
+    response = submit(f"/payment-plans/{plan.public_id}/cancel", {"confirm": "y"})
+    assert response.status_code == 400
+    assert "being taken right now" in response.get_data(as_text=True)
+    db.session.expire_all()
+    plan = db.session.get(PaymentPlan, plan.id)
+    assert plan.status == "active"
+    assert [c.status for c in plan.instalments] == ["charging", "scheduled", "scheduled", "scheduled"]

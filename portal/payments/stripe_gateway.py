@@ -38,6 +38,11 @@ class NotFound(GatewayError):
     with test keys is unknown to live keys)."""
 
 
+class Refused(GatewayError):
+    """Stripe refused the request itself (HTTP 400 for a reason other than the card: an amount below Stripe's
+    minimum, a card no longer attached): trying the same request again cannot help."""
+
+
 class BadSignature(ValueError):
     """A webhook whose Stripe-Signature header is missing or does not match the body."""
 
@@ -115,6 +120,8 @@ def _call(what: str, function, *args, **kwargs):  # noqa: ANN001, ANN202 (a boun
             raise NotFound(f"{what}: no such object") from error
         log.warning("%s failed: %s (HTTP %s, code %s)", what, type(error).__name__, error.http_status,
                     error.code)
+        if isinstance(error, stripe.InvalidRequestError) and error.http_status == 400:
+            raise Refused(f"{what} refused: {error.code or 'invalid request'}") from error
         raise GatewayError(f"{what} failed: {type(error).__name__}") from error
 
 

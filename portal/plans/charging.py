@@ -12,7 +12,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..billing.models import Account, Statement, as_utc, utcnow
 from ..billing.services import organisation_today, summaries_for_accounts
@@ -82,8 +84,13 @@ def schedule_autopay(now: datetime, report: RunReport) -> None:
                 continue
             # Never sooner than the notice the patient was promised.
             due_on = max(statement.due_date, today + notice)
-            db.session.add(PlanCharge(plan=plan, kind="autopay", statement=statement, due_on=due_on,
-                                      amount=summary.amount_due.minor, status="scheduled", next_attempt_on=due_on))
+            try:
+                with db.session.begin_nested():
+                    db.session.add(PlanCharge(plan=plan, kind="autopay", statement=statement, due_on=due_on,
+                                              amount=summary.amount_due.minor, status="scheduled",
+                                              next_attempt_on=due_on))
+            except IntegrityError:
+                continue  # another run scheduled it a moment ago
             report.autopay_scheduled += 1
     db.session.commit()
 
@@ -111,8 +118,12 @@ def send_notices(now: datetime, report: RunReport) -> None:
         if charge.notice_sent_for == charge.next_attempt_on or (charge.kind == "instalment"
                                                                 and charge.plan.status != "active"):
             continue
-        if (charge.next_attempt_on - today_for(charge.plan, now)).days > days:
+        today = today_for(charge.plan, now)
+        if (charge.next_attempt_on - today).days > days:
             continue
+        if charge.next_attempt_on < today + timedelta(days=days):
+            # Too late to give the notice promised (the worker was stopped): the charge waits for it.
+            charge.next_attempt_on = today + timedelta(days=days)
         amount = expected_amount(charge, now)
         if amount:
             notify.notice(charge, amount)
@@ -151,16 +162,30 @@ def _payments(charge: PlanCharge, attempt: int | None = None) -> list[Payment]:
 
 
 def _portions(charge: PlanCharge, now: datetime) -> list[tuple[Statement, int]]:
-    """Which statements this try pays, and how much of each: the plan's oldest first."""
+    """Which statements this try pays, and how much of each: the plan's oldest first.
+
+    Each statement's part is a card charge of its own, so none is left smaller than the smallest charge
+    (``PAYMENT_MINIMUM_MINOR``, above Stripe's own minimum): a statement that would be left with less is paid off
+    now, and a part that small is left to the next payment. The plan's last payment takes whatever is left.
+    """
     wanted = charge.amount - paid_on(charge)
     if charge.kind == "autopay":
         amount = min(wanted, expected_amount(charge, now))
         return [(charge.statement, amount)] if amount > 0 else []
-    portions = []
-    for part in parts_left(charge.plan, now):
+    plan = charge.plan
+    parts = parts_left(plan, now, less_pending=True)
+    if not any(c.id != charge.id and c.status in ("scheduled", "failed", "charging") for c in plan.instalments):
+        wanted = sum(part.left for part in parts)
+    smallest = int(current_app.config["PAYMENT_MINIMUM_MINOR"])
+    portions: list[tuple[Statement, int]] = []
+    for part in parts:
         if wanted <= 0:
             break
         amount = min(part.left, wanted)
+        if part.left - amount < smallest:
+            amount = part.left
+        if amount < smallest and portions:
+            break
         portions.append((part.statement, amount))
         wanted -= amount
     return portions
@@ -203,6 +228,11 @@ def charge(charge_id: int, *, now: datetime | None = None, report: RunReport | N
         if not _reclaim(item, now):
             return item.status
         resume = True
+        # Stopped between the claim and storing the try's payments: nothing was sent to Stripe yet.
+        if not _payments(item, item.attempts) and not _start_try(item, now):
+            _finish_plan(item.plan, now, report)
+            db.session.commit()
+            return item.status
     else:
         if not _claim(item, now):
             db.session.refresh(item)
@@ -228,6 +258,9 @@ def charge(charge_id: int, *, now: datetime | None = None, report: RunReport | N
 
 def _start_try(item: PlanCharge, now: datetime) -> bool:
     """Store the try's card payments before anything is charged; False when nothing is left to pay."""
+    # One try of a plan at a time works out what is left (on PostgreSQL; SQLite has one writer anyway), and each
+    # sees what the others are charging: two at once never take the same money.
+    db.session.execute(select(PaymentPlan.id).where(PaymentPlan.id == item.plan_id).with_for_update())
     portions = _portions(item, now)
     if not portions:
         item.status = "skipped"
@@ -262,6 +295,10 @@ def _pay(plan: PaymentPlan, payment: Payment, *, resume: bool) -> list[Payment]:
         # The try was cut short: Stripe may have charged the card before we heard. Look before charging.
         intent = gateway.find_payment_intent("portal_payment", payment.public_id,
                                              int(as_utc(payment.created_at).timestamp()) - CLOCK_MARGIN)
+    if intent is not None and intent.status == "requires_action":
+        # The bank wants the patient to confirm, and they are not there: refused, as Stripe does off-session.
+        payments.charge_refused(payment, "authentication_required", None)
+        return []
     if intent is None:
         metadata = {"portal_payment": payment.public_id, "portal_plan": plan.public_id,
                     "statement": payment.statement.number, "account": plan.account.number}
@@ -275,9 +312,10 @@ def _pay(plan: PaymentPlan, payment: Payment, *, resume: bool) -> list[Payment]:
                 payment.stripe_payment_intent_id = declined.intent_id
             payments.charge_refused(payment, declined.code, declined.message)
             return []
-        except gateway.NotFound:
-            # The saved card or Customer is gone at Stripe (deleted, or other keys): as good as refused.
-            payments.charge_refused(payment, "card_not_available", None)
+        except (gateway.NotFound, gateway.Refused):
+            # The saved card or Customer is gone at Stripe (deleted, or other keys), or Stripe will never take this
+            # charge: as good as refused, so it is retried, then staff are told, rather than tried forever.
+            payments.charge_refused(payment, "processing_error", None)
             return []
         payment.stripe_payment_intent_id = intent.id
         db.session.flush()
@@ -286,7 +324,7 @@ def _pay(plan: PaymentPlan, payment: Payment, *, resume: bool) -> list[Payment]:
 
 def _settle(item: PlanCharge, now: datetime, report: RunReport, *, own_try: bool, was: str) -> None:
     attempt = _payments(item, item.attempts)
-    if any(p.status == "pending" for p in attempt):
+    if not attempt or any(p.status == "pending" for p in attempt):
         return  # Stripe is still processing: the webhook posts it, and the next run settles the charge.
     refused = [p for p in attempt if p.status == "failed"]
     plan = item.plan
@@ -336,5 +374,5 @@ def _finish_plan(plan: PaymentPlan, now: datetime, report: RunReport) -> None:
 
 def break_plan(plan: PaymentPlan, item: PlanCharge, now: datetime) -> None:
     """The last retry was refused: end the plan and put it in a named staff member's inbox."""
-    end_plan(plan, "broken", now=now, reason=None, user_id=None)
+    end_plan(plan, "broken", now=now, reason=None, user_id=None, refuse_if_charging=False)
     plan.question_id = notify.broken(plan, item).id

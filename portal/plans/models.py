@@ -157,6 +157,9 @@ class PlanCharge(db.Model):
         CheckConstraint(f"kind IN ({_quoted(CHARGE_KINDS)})", name="kind_known"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("attempts >= 0 AND refusals >= 0", name="attempts_not_negative"),
+        # One autopay per statement, however many runs schedule it at once.
+        Index("uq_payment_plan_charges_autopay_statement", "plan_id", "statement_id", unique=True,
+              sqlite_where=text("kind = 'autopay'"), postgresql_where=text("kind = 'autopay'")),
     )
 
     @property

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..auth.models import User
@@ -25,7 +25,7 @@ from ..payments import stripe_gateway as gateway
 from ..payments.models import SETTLED_STATUSES, Payment
 from ..payments.services import customer_for
 from . import schedule
-from .models import OPEN_PLAN_STATUSES, PaymentPlan, PlanCharge, PlanStatement
+from .models import OPEN_PLAN_STATUSES, WAITING_CHARGE_STATUSES, PaymentPlan, PlanCharge, PlanStatement
 
 
 class PlanRefused(ValueError):
@@ -43,6 +43,10 @@ def rules() -> schedule.Rules:
                           minimum_monthly=int(config["PAYMENT_PLAN_MINIMUM_MONTHLY_MINOR"]),
                           maximum_months=int(config["PAYMENT_PLAN_MAXIMUM_MONTHS"]),
                           notice_days=int(config["PAYMENT_PLAN_NOTICE_DAYS"]))
+
+
+# The largest autopay limit: what the column holds (a 32-bit integer), far above any bill.
+MAX_CAP = 2**31 - 1
 
 
 def retry_days() -> list[int]:
@@ -68,14 +72,13 @@ def plans_for_accounts(account_ids: Iterable[int]) -> list[PaymentPlan]:
                                    .order_by(PaymentPlan.created_at.desc(), PaymentPlan.id.desc())))
 
 
-def in_open_plan(statement_ids: Iterable[int]) -> set[int]:
-    """Which of these statements are in a plan being set up or running."""
+def in_open_plan(statement_ids: Iterable[int], statuses: tuple[str, ...] = OPEN_PLAN_STATUSES) -> set[int]:
+    """Which of these statements are in a plan being set up or running (or of ``statuses``)."""
     ids = list(statement_ids)
     if not ids:
         return set()
     return set(db.session.scalars(select(PlanStatement.statement_id).join(PaymentPlan)
-                                  .where(PlanStatement.statement_id.in_(ids),
-                                         PaymentPlan.status.in_(OPEN_PLAN_STATUSES))))
+                                  .where(PlanStatement.statement_id.in_(ids), PaymentPlan.status.in_(statuses))))
 
 
 # ------------------------------------------------------------------------------------------------ amounts
@@ -93,7 +96,8 @@ class Offer:
 
 def offer(account: Account, now: datetime | None = None) -> Offer:
     summaries = [s for s in summaries_for_accounts([account.id], now) if s.amount_due.is_positive]
-    taken = in_open_plan(s.statement.id for s in summaries)
+    # A plan still waiting for its card is replaced by the new one: its statements are offered again.
+    taken = in_open_plan((s.statement.id for s in summaries), ("active",))
     currency = account.organisation.currency
     # Oldest first: the order the plan pays them in.
     candidates = sorted((s for s in summaries if s.statement.id not in taken and s.statement.currency == currency),
@@ -104,13 +108,13 @@ def offer(account: Account, now: datetime | None = None) -> Offer:
         total.minor, limit)), Money(limit.threshold, currency))
 
 
-def paid_by_plan(plan: PaymentPlan) -> dict[int, int]:
-    """What the plan's instalments have paid on each statement (refunds taken off), in minor units."""
+def paid_by_plan(plan: PaymentPlan, statuses: tuple[str, ...] = SETTLED_STATUSES) -> dict[int, int]:
+    """What the plan's instalments have paid on each statement (refunds taken off), in minor units; with
+    ``("pending",)``, what they are charging right now."""
     rows = db.session.execute(
         select(Payment.statement_id, func.sum(Payment.amount - Payment.amount_refunded))
         .join(PlanCharge, PlanCharge.id == Payment.plan_charge_id)
-        .where(PlanCharge.plan_id == plan.id, PlanCharge.kind == "instalment",
-               Payment.status.in_(SETTLED_STATUSES))
+        .where(PlanCharge.plan_id == plan.id, PlanCharge.kind == "instalment", Payment.status.in_(statuses))
         .group_by(Payment.statement_id))
     return {statement_id: int(total) for statement_id, total in rows}
 
@@ -121,13 +125,17 @@ class Part:
     left: int  # minor units the plan still has to pay on it
 
 
-def parts_left(plan: PaymentPlan, now: datetime | None = None) -> list[Part]:
-    """What is left to pay in the plan, statement by statement, oldest first."""
+def parts_left(plan: PaymentPlan, now: datetime | None = None, *, less_pending: bool = False) -> list[Part]:
+    """What is left to pay in the plan, statement by statement, oldest first; ``less_pending`` also takes off
+    what another of the plan's charges is taking right now (for a charge about to be made)."""
     paid = paid_by_plan(plan)
+    pending = paid_by_plan(plan, ("pending",)) if less_pending else {}
     due = {s.statement.id: s.amount_due.minor for s in summaries_for_accounts([plan.account_id], now)}
     parts = []
     for covered in sorted(plan.covered, key=lambda c: (c.statement.statement_date, c.statement_id)):
-        left = min(covered.amount - paid.get(covered.statement_id, 0), due.get(covered.statement_id, 0))
+        taking = pending.get(covered.statement_id, 0)
+        left = min(covered.amount - paid.get(covered.statement_id, 0) - taking,
+                   due.get(covered.statement_id, 0) - taking)
         if left > 0:
             parts.append(Part(covered.statement, left))
     return parts
@@ -223,8 +231,20 @@ def save_card(plan: PaymentPlan, setup_intent_id: str, now: datetime | None = No
     if plan.status == "awaiting_card":
         plan.status = "active"
         plan.activated_at = now or utcnow()
+        _keep_notice(plan, organisation_today(plan.account.organisation, plan.activated_at))
         return True
     return False
+
+
+def _keep_notice(plan: PaymentPlan, today: date) -> None:
+    """A card saved days after agreeing: move the schedule on by whole months if its first date no longer leaves
+    time for the notice, so that no payment is taken without one."""
+    waiting = [charge for charge in plan.instalments if charge.status == "scheduled"]
+    first = schedule.first_due(today, plan.day_of_month, rules().notice_days)
+    if not waiting or waiting[0].due_on >= first:
+        return
+    for n, charge in enumerate(waiting):
+        charge.due_on = charge.next_attempt_on = schedule.add_months(first, n)
 
 
 def refused_charges(plan: PaymentPlan) -> list[PlanCharge]:
@@ -265,15 +285,12 @@ def add_statement(plan: PaymentPlan, summary: StatementSummary, *, expected_tota
     total = revision_total(plan, summary, now)
     if total != expected_total:
         raise PlanRefused("total_changed")
-    if any(charge.status == "charging" for charge in plan.charges):
-        raise PlanRefused("charging")
     instalments = preview(total, months, day, organisation_today(plan.account.organisation, now), revision=True)
     db.session.add(PlanStatement(plan=plan, statement=summary.statement, amount=summary.amount_due.minor,
                                  added_at=now))
-    for charge in plan.instalments:
-        if charge.waiting:
-            charge.status = "replaced"
-            charge.next_attempt_on = None
+    # The instalments not yet made are replaced, and an autopay waiting for the statement is not needed.
+    stop_waiting(plan, "cancelled", kind="autopay", statement_id=summary.statement.id)
+    stop_waiting(plan, "replaced", kind="instalment", refuse_if_charging=True)
     plan.day_of_month = day
     _schedule_charges(plan, instalments)
     db.session.flush()
@@ -287,36 +304,54 @@ def set_autopay(plan: PaymentPlan, cap: Money | None, now: datetime | None = Non
     if cap is not None:
         if cap.currency != plan.currency or not cap.is_positive:
             raise PlanRefused("cap_not_positive")
+        if cap.minor > MAX_CAP:
+            raise PlanRefused("cap_too_large", largest=MAX_CAP)
         if plan.autopay_cap is None:
             plan.autopay_since = now or utcnow()
         plan.autopay_cap = cap.minor
     else:
         plan.autopay_cap = None
         plan.autopay_since = None
-        for charge in plan.charges:
-            if charge.kind == "autopay" and charge.waiting:
-                charge.status = "cancelled"
-                charge.next_attempt_on = None
+        stop_waiting(plan, "cancelled", kind="autopay")
 
 
-def end_plan(plan: PaymentPlan, status: str, *, now: datetime, reason: str | None, user_id: int | None) -> None:
-    """End the plan as ``status``: its charges still waiting are cancelled; what is left stays on the statements."""
+def stop_waiting(plan: PaymentPlan, status: str, *, kind: str | None = None, statement_id: int | None = None,
+                 refuse_if_charging: bool = False) -> None:
+    """Mark the plan's charges still waiting (of ``kind``, for ``statement_id``) as ``status``, in one conditional
+    UPDATE, then refuse (PlanRefused("charging")) if one is being charged: a worker that claimed a charge a moment
+    ago either got it first (and this is refused, to be rolled back) or finds it no longer waiting."""
+    db.session.flush()
+    where = [PlanCharge.plan_id == plan.id, PlanCharge.status.in_(WAITING_CHARGE_STATUSES)]
+    if kind is not None:
+        where.append(PlanCharge.kind == kind)
+    if statement_id is not None:
+        where.append(PlanCharge.statement_id == statement_id)
+    db.session.execute(update(PlanCharge).where(*where).values(status=status, next_attempt_on=None)
+                       .execution_options(synchronize_session=False))
+    for charge in plan.charges:
+        db.session.expire(charge)
+    if refuse_if_charging and db.session.scalar(
+            select(func.count()).select_from(PlanCharge).where(PlanCharge.plan_id == plan.id,
+                                                               PlanCharge.status == "charging")):
+        raise PlanRefused("charging")
+
+
+def end_plan(plan: PaymentPlan, status: str, *, now: datetime, reason: str | None, user_id: int | None,
+             refuse_if_charging: bool = True) -> None:
+    """End the plan as ``status``: its charges still waiting are cancelled; what is left stays on the statements.
+    Raises PlanRefused("charging") while one of its charges is being made (the caller rolls back), unless
+    ``refuse_if_charging`` is off (the worker breaking the plan lets an autopay being made finish)."""
     plan.status = status
     plan.ended_at = now
     plan.end_reason = reason
     plan.ended_by_user_id = user_id
-    for charge in plan.charges:
-        if charge.waiting:
-            charge.status = "cancelled"
-            charge.next_attempt_on = None
+    stop_waiting(plan, "cancelled", refuse_if_charging=refuse_if_charging)
 
 
 def cancel(plan: PaymentPlan, *, user: User | None, reason: str | None = None, now: datetime | None = None) -> None:
     """End the plan: nothing more is charged; what is left stays due on the statements."""
     if plan.status not in ("awaiting_card", "active", "broken"):
         raise PlanRefused("not_open")
-    if any(charge.status == "charging" for charge in plan.charges):
-        raise PlanRefused("charging")
     end_plan(plan, "cancelled", now=now or utcnow(), reason=reason, user_id=user.id if user else None)
     db.session.flush()
 

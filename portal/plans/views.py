@@ -49,9 +49,10 @@ REFUSALS = {
     "charging": _l("A payment of this plan is being taken right now. Try again in a few minutes."),
     "card_not_set_up": _l("We could not use that card. Please enter it again."),
     "cap_not_positive": _l("Enter an amount more than zero."),
+    "cap_too_large": _l("Enter an amount up to %(largest)s."),
     "must_agree": _l("Tick the box to agree to the schedule."),
 }
-MONEY_VALUES = ("threshold", "minimum")
+MONEY_VALUES = ("threshold", "minimum", "largest")
 
 
 def _refusal(reason: str, values: dict[str, int], currency: str) -> str:
@@ -71,7 +72,7 @@ def _own_plan(public_id: str) -> PaymentPlan:
 
 
 def _month_choices(form: ScheduleForm, total: int, currency: str, *, revision: bool) -> None:
-    """Each choice reads as what the patient pays: "6 payments: 5 of $50.00 and a last one of $50.02"."""
+    """Each choice reads as what the patient pays: "6 payments: all of $50.00 but the last, which is $50.02"."""
     choices = []
     for months in schedule.month_choices(total, services.rules(), revision=revision):
         each = Money(total // months, currency).format(current_locale())
@@ -106,7 +107,11 @@ def _try_schedule(form: ScheduleForm, total: int, today: date, currency: str, *,
         instalments = services.preview(total, form.months.data, form.day.data, today, revision=revision)
     except schedule.ScheduleRefused as error:
         target = form.day.errors if error.reason == "day" else form.months.errors
-        target.append(_refusal(error.reason, error.values, currency))
+        if revision and error.reason == "too_few_months":
+            # A recomputed schedule may be a single payment: "at least 2" would be wrong here.
+            target.append(str(form.months.validators[0].message))
+        else:
+            target.append(_refusal(error.reason, error.values, currency))
         return None
     return Shown([Row(i.due_on, Money(i.amount, currency)) for i in instalments], Money(total, currency))
 
@@ -229,8 +234,8 @@ def _retry_refused(plan: PaymentPlan) -> None:
     for item in services.refused_charges(plan):
         status = charging.charge(item.id, own_try=True)
         if status == "paid":
-            flash(_("We charged %(amount)s to your new card.", amount=item.money.format(current_locale())),
-                  "success")
+            flash(_("We charged %(amount)s to your new card.",
+                    amount=Money(charging.paid_on(item), plan.currency).format(current_locale())), "success")
         elif status in ("failed", "scheduled"):
             flash(_("Your new card was refused too: %(reason)s", reason=decline_message(item.failure_code)),
                   "error")
@@ -293,7 +298,7 @@ def pay_ahead(public_id: str):
     status = charging.charge(item.id, own_try=True)
     if status == "paid":
         flash(_("Thank you. We charged %(amount)s to your card. We have emailed you a receipt.",
-                amount=item.money.format(current_locale())), "success")
+                amount=Money(charging.paid_on(item), plan.currency).format(current_locale())), "success")
     elif status == "skipped":
         flash(_("There was nothing left to pay on this plan."), "success")
     elif status == "charging":

@@ -81,6 +81,7 @@ def upgrade():
     with op.batch_alter_table('payment_plan_charges', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payment_plan_charges_next_attempt_on'), ['next_attempt_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_payment_plan_charges_plan_id'), ['plan_id'], unique=False)
+        batch_op.create_index('uq_payment_plan_charges_autopay_statement', ['plan_id', 'statement_id'], unique=True, sqlite_where=sa.text("kind = 'autopay'"), postgresql_where=sa.text("kind = 'autopay'"))
 
     op.create_table('payment_plan_statements',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -117,6 +118,7 @@ def downgrade():
 
     op.drop_table('payment_plan_statements')
     with op.batch_alter_table('payment_plan_charges', schema=None) as batch_op:
+        batch_op.drop_index('uq_payment_plan_charges_autopay_statement')
         batch_op.drop_index(batch_op.f('ix_payment_plan_charges_plan_id'))
         batch_op.drop_index(batch_op.f('ix_payment_plan_charges_next_attempt_on'))
 
