@@ -162,6 +162,21 @@ class ConfirmOutcome:
     client_secret: str | None = None
 
 
+def card_set_up(setup_intent_id: str, ours: tuple[str, str], customer: str | None) -> gateway.SetupResult | None:
+    """The SetupIntent the browser says it confirmed, read back from Stripe (never trusted from the browser):
+    None unless it succeeded with a card, for our object (``ours``: the metadata key and value it was made with),
+    on the account's Customer. Raises GatewayError when Stripe cannot be reached."""
+    try:
+        setup = gateway.retrieve_setup_intent(setup_intent_id)
+    except gateway.NotFound:
+        return None
+    key, value = ours
+    if (setup.status != "succeeded" or setup.payment_method is None or setup.metadata.get(key) != value
+            or customer is None or setup.customer != customer):
+        return None
+    return setup
+
+
 def confirm_card(payment: Payment, setup_intent_id: str) -> ConfirmOutcome:
     """Charge the card that the browser set up with Stripe.js. Raises PaymentRefused or GatewayError.
 
@@ -171,13 +186,9 @@ def confirm_card(payment: Payment, setup_intent_id: str) -> ConfirmOutcome:
     payment = _locked(payment)
     if payment.status != "pending" or payment.stripe_payment_intent_id is None:
         raise PaymentRefused("not_pending")
-    try:
-        setup = gateway.retrieve_setup_intent(setup_intent_id)
-    except gateway.NotFound:
-        raise PaymentRefused("card_not_set_up") from None
-    if (setup.status != "succeeded" or setup.payment_method is None
-            or setup.metadata.get("portal_payment") != payment.public_id
-            or setup.customer != payment.statement.account.stripe_customer_id):
+    setup = card_set_up(setup_intent_id, ("portal_payment", payment.public_id),
+                        payment.statement.account.stripe_customer_id)
+    if setup is None:
         raise PaymentRefused("card_not_set_up")
     payment.card_brand, payment.card_last4 = setup.card_brand, setup.card_last4
     try:

@@ -23,7 +23,7 @@ from ..extensions import db
 from ..money import Money
 from ..payments import stripe_gateway as gateway
 from ..payments.models import SETTLED_STATUSES, Payment
-from ..payments.services import customer_for
+from ..payments.services import card_set_up, customer_for
 from . import schedule
 from .models import OPEN_PLAN_STATUSES, WAITING_CHARGE_STATUSES, PaymentPlan, PlanCharge, PlanStatement
 
@@ -218,13 +218,8 @@ def save_card(plan: PaymentPlan, setup_intent_id: str, now: datetime | None = No
     """
     if plan.status not in ("awaiting_card", "active", "completed"):
         raise PlanRefused("not_open")
-    try:
-        setup = gateway.retrieve_setup_intent(setup_intent_id)
-    except gateway.NotFound:
-        raise PlanRefused("card_not_set_up") from None
-    if (setup.status != "succeeded" or setup.payment_method is None
-            or setup.metadata.get("portal_plan") != plan.public_id
-            or setup.customer != plan.account.stripe_customer_id):
+    setup = card_set_up(setup_intent_id, ("portal_plan", plan.public_id), plan.account.stripe_customer_id)
+    if setup is None:
         raise PlanRefused("card_not_set_up")
     plan.stripe_payment_method_id = setup.payment_method
     plan.card_brand, plan.card_last4 = setup.card_brand, setup.card_last4
