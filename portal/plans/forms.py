@@ -10,7 +10,7 @@ from ..i18n import _l
 from ..questions.forms import options
 from .schedule import LAST_DAY
 
-PREVIEW, AGREE = "preview", "agree"
+AGREE = "agree"
 
 
 def whole_number(value: object) -> int:

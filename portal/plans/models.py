@@ -83,16 +83,8 @@ class PaymentPlan(db.Model):
     )
 
     @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_PLAN_STATUSES
-
-    @property
     def has_card(self) -> bool:
         return self.stripe_payment_method_id is not None
-
-    @property
-    def autopay_limit(self) -> Money | None:
-        return Money(self.autopay_cap, self.currency) if self.autopay_cap is not None else None
 
     @property
     def instalments(self) -> list[PlanCharge]:

@@ -16,6 +16,7 @@ from ..questions import services as questions
 from ..questions.models import Question, StaffProfile
 from ..urls import public_link
 from .models import PaymentPlan, PlanCharge
+from .services import left_to_pay
 
 
 SUBJECTS = {
@@ -63,8 +64,6 @@ def cancelled(plan: PaymentPlan, left: Money) -> None:
 
 def broken(plan: PaymentPlan, charge: PlanCharge) -> Question:
     """End-of-plan email to the patient, and a question of topic "payment plan" routed to a named staff member."""
-    from .services import left_to_pay
-
     left = left_to_pay(plan)
     first = min(plan.covered, key=lambda c: (c.statement.statement_date, c.statement_id)).statement
     languages = current_app.config["QUESTION_LANGUAGES"]

@@ -22,12 +22,5 @@ CHARGE_STATUS_LABELS = {
     "replaced": _l("Replaced"),
 }
 
-CHARGE_KIND_LABELS = {
-    "instalment": _l("Monthly payment"),
-    "autopay": _l("Autopay"),
-}
-
-
 def register(app) -> None:  # noqa: ANN001 (a Flask app)
-    app.jinja_env.globals.update(plan_status_labels=PLAN_STATUS_LABELS, charge_status_labels=CHARGE_STATUS_LABELS,
-                                 charge_kind_labels=CHARGE_KIND_LABELS)
+    app.jinja_env.globals.update(plan_status_labels=PLAN_STATUS_LABELS, charge_status_labels=CHARGE_STATUS_LABELS)
